@@ -1,0 +1,1 @@
+"""Alert rules, their evaluation over Elasticsearch, episodes and notifiers."""

@@ -1,0 +1,1 @@
+"""Real Kafka and Elasticsearch on localhost without Docker."""

@@ -1,0 +1,1 @@
+"""Pure ML: the classifier, inference engine, training, evaluation and the model registry."""

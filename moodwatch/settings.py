@@ -1,0 +1,185 @@
+"""The one typed settings object for every moodwatch process.
+
+Values come, in order of precedence, from keyword arguments, ``MOODWATCH_*`` environment
+variables, a ``.env`` file in the working directory, and the defaults below. The environment is
+read here and nowhere else. Secrets are :class:`pydantic.SecretStr`, so they print as ``**********``.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from moodwatch.errors import SettingsError
+
+ENV_PREFIX = "MOODWATCH_"
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+Device = Literal["auto", "cpu", "cuda"]
+
+
+class Settings(BaseSettings):
+    """Effective configuration. Frozen: build a new one to change a value."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    # --- Kafka -------------------------------------------------------------------------------
+    kafka_bootstrap_servers: str = Field(
+        "127.0.0.1:9092", description="Comma-separated host:port list of Kafka brokers."
+    )
+    kafka_security_protocol: SecurityProtocol = "PLAINTEXT"
+    kafka_sasl_mechanism: SaslMechanism | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_cafile: Path | None = Field(None, description="CA certificate for SSL / SASL_SSL.")
+
+    # --- Elasticsearch -----------------------------------------------------------------------
+    es_hosts: str = Field(
+        "http://127.0.0.1:9200", description="Comma-separated Elasticsearch URLs."
+    )
+    es_api_key: SecretStr | None = None
+    es_username: str | None = None
+    es_password: SecretStr | None = None
+    es_ca_cert: Path | None = None
+    es_index_prefix: str = Field("moodwatch", pattern=r"^[a-z0-9][a-z0-9_\-]*$")
+    es_request_timeout_s: float = Field(30.0, gt=0)
+
+    # --- Topics ------------------------------------------------------------------------------
+    topic_news: str = "news"
+    topic_chat: str = "chat"
+    topic_dead_letter: str = "dead-letter"
+    topic_labels: str = "labels"
+    topic_alerts: str = "alerts"
+    topic_model_updates: str = "model-updates"
+    topic_partitions: int = Field(4, ge=1, le=1024)
+
+    # --- Micro-batching and inference --------------------------------------------------------
+    batch_max_size: int = Field(64, ge=1, le=4096, description="Messages per micro-batch.")
+    batch_max_wait_s: float = Field(0.5, gt=0, le=60, description="Longest wait to fill one.")
+    batch_token_budget: int = Field(8192, ge=64, description="Tokens per forward pass at most.")
+    max_seq_length: int = Field(128, ge=8, le=512, description="Tokens per text after truncation.")
+    max_message_bytes: int = Field(65536, ge=64)
+    max_text_chars: int = Field(10000, ge=1)
+
+    # --- Model -------------------------------------------------------------------------------
+    registry_path: Path = Path("var/registry")
+    encoder_path: Path | None = Field(
+        None, description="Local Hugging Face encoder directory; default: packaged MiniLM-L6."
+    )
+    taxonomy_path: Path | None = Field(None, description="Topic taxonomy YAML; default: bundled.")
+    device: Device = "auto"
+    torch_threads: int | None = Field(None, ge=1, description="CPU threads for inference.")
+
+    # --- Worker ------------------------------------------------------------------------------
+    worker_web_port: int = Field(6066, ge=1, le=65535)
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["json", "text"] = "text"
+
+    # --- Local services (infra/) -------------------------------------------------------------
+    infra_home: Path = Field(Path("var"), description="Jars, data and logs of local services.")
+    kafka_port: int = Field(9092, ge=1, le=65535)
+    kafka_controller_port: int = Field(9093, ge=1, le=65535)
+    es_port: int = Field(9200, ge=1, le=65535)
+    es_transport_port: int = Field(9300, ge=1, le=65535)
+    kafka_heap: str = Field("512m", pattern=r"^\d+[mMgG]$")
+    es_heap: str = Field("1g", pattern=r"^\d+[mMgG]$")
+
+    @field_validator("kafka_bootstrap_servers")
+    @classmethod
+    def _check_bootstrap(cls, value: str) -> str:
+        for server in _split(value):
+            host, sep, port = server.rpartition(":")
+            if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError(f"expected host:port entries, got {server!r}")
+        if not _split(value):
+            raise ValueError("at least one host:port is required")
+        return value
+
+    @field_validator("es_hosts")
+    @classmethod
+    def _check_es_hosts(cls, value: str) -> str:
+        hosts = _split(value)
+        if not hosts:
+            raise ValueError("at least one URL is required")
+        for url in hosts:
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise ValueError(f"expected http(s)://host:port URLs, got {url!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _check_security(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL"):
+            if not (self.kafka_sasl_mechanism and self.kafka_sasl_username):
+                raise ValueError(
+                    "kafka_security_protocol SASL_* needs MOODWATCH_KAFKA_SASL_MECHANISM and "
+                    "MOODWATCH_KAFKA_SASL_USERNAME (and MOODWATCH_KAFKA_SASL_PASSWORD)"
+                )
+        if self.es_api_key and (self.es_username or self.es_password):
+            raise ValueError("set either MOODWATCH_ES_API_KEY or ES username/password, not both")
+        return self
+
+    @cached_property
+    def bootstrap_servers(self) -> list[str]:
+        return _split(self.kafka_bootstrap_servers)
+
+    @cached_property
+    def es_urls(self) -> list[str]:
+        return _split(self.es_hosts)
+
+    @property
+    def input_topics(self) -> dict[str, str]:
+        """Channel name → input topic."""
+        return {"news": self.topic_news, "chat": self.topic_chat}
+
+    def masked(self) -> dict[str, Any]:
+        """Effective settings as plain values, every secret replaced by ``**********``."""
+        out: dict[str, Any] = {}
+        for name in type(self).model_fields:
+            value = getattr(self, name)
+            if isinstance(value, SecretStr):
+                value = "**********"
+            elif isinstance(value, Path):
+                value = str(value)
+            out[name] = value
+        return out
+
+
+_SECRET_FIELDS = frozenset(
+    name for name, field in Settings.model_fields.items() if "SecretStr" in str(field.annotation)
+)
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip() for part in value.split(",") if part.strip()]
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build the settings, turning validation errors into one :class:`SettingsError`.
+
+    The message names each offending environment variable, e.g. ``MOODWATCH_BATCH_MAX_SIZE``.
+    """
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        problems = []
+        for error in exc.errors():
+            loc = [str(part) for part in error["loc"]]
+            if not loc:  # a cross-field check: its input is every value, secrets included
+                problems.append(error["msg"].removeprefix("Value error, "))
+                continue
+            shown = "" if loc[0] in _SECRET_FIELDS else f" (got {error.get('input')!r})"
+            problems.append(f"{ENV_PREFIX}{loc[0].upper()}: {error['msg']}{shown}")
+        raise SettingsError("invalid settings:\n  " + "\n  ".join(problems)) from exc

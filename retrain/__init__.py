@@ -1,0 +1,1 @@
+"""The scheduler service and the retrain job."""
