@@ -1,0 +1,62 @@
+"""Saving a trained classifier to a folder and loading it back, without any network access."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+from safetensors.torch import load_file, save_file
+from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
+
+from models.classifier import MoodClassifier
+from models.errors import ModelError
+from models.taxonomy import Taxonomy, parse_taxonomy
+
+WEIGHTS = "weights.safetensors"
+HEADS = "heads.json"
+TAXONOMY = "taxonomy.yaml"
+ENCODER_CONFIG = "encoder"
+TOKENIZER = "tokenizer"
+
+
+@dataclass
+class Checkpoint:
+    """A classifier with the tokenizer and the taxonomy it was trained on."""
+
+    classifier: MoodClassifier
+    tokenizer: PreTrainedTokenizerBase
+    taxonomy: Taxonomy
+
+
+def save_checkpoint(checkpoint: Checkpoint, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    model = checkpoint.classifier
+    model.encoder.config.save_pretrained(str(folder / ENCODER_CONFIG))
+    checkpoint.tokenizer.save_pretrained(str(folder / TOKENIZER))
+    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    save_file(state, str(folder / WEIGHTS))
+    (folder / HEADS).write_text(json.dumps({"topic_keys": model.topic_keys}, indent=2))
+    (folder / TAXONOMY).write_text(checkpoint.taxonomy.to_yaml(), encoding="utf-8")
+
+
+def load_checkpoint(folder: Path, device: torch.device | str = "cpu") -> Checkpoint:
+    """Rebuild the classifier from ``folder``; raises :class:`ModelError` naming what is wrong."""
+    try:
+        config = AutoConfig.from_pretrained(str(folder / ENCODER_CONFIG), local_files_only=True)
+        tokenizer = AutoTokenizer.from_pretrained(str(folder / TOKENIZER), local_files_only=True)
+        topic_keys = json.loads((folder / HEADS).read_text())["topic_keys"]
+        taxonomy = parse_taxonomy((folder / TAXONOMY).read_text("utf-8"), str(folder / TAXONOMY))
+        state = load_file(str(folder / WEIGHTS), device="cpu")
+    except (OSError, ValueError, KeyError) as exc:
+        raise ModelError(f"cannot load the model in {folder}: {exc}") from exc
+    classifier = MoodClassifier(AutoModel.from_config(config), topic_keys)
+    missing, unexpected = classifier.load_state_dict(state, strict=False)
+    if missing or unexpected:
+        raise ModelError(
+            f"weights in {folder} do not fit the model: missing {missing[:5]}, "
+            f"unexpected {unexpected[:5]}"
+        )
+    classifier.to(device).eval()
+    return Checkpoint(classifier, tokenizer, taxonomy)

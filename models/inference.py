@@ -1,0 +1,222 @@
+"""The inference engine: batched, length-bucketed scoring of many texts at once.
+
+Per call: tokenize once (fast tokenizer, no padding), sort by length, cut into forward passes
+that stay under a token budget (rows x longest row), pad each pass only to its own longest row,
+and put results back in input order. CUDA runs under fp16 autocast with pinned host memory;
+CPU runs fp32 on a set number of threads. The engine is meant to be driven by one inference
+thread; a lock makes concurrent use safe but serial.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import Enum
+
+import numpy as np
+import torch
+
+from models.checkpoint import Checkpoint
+from models.classifier import channel_mask
+from models.errors import InferenceError
+from models.examples import SENTIMENTS
+from models.taxonomy import OTHER, Taxonomy
+
+log = logging.getLogger(__name__)
+
+
+class EngineState(Enum):
+    LOADING = "loading"
+    READY = "ready"
+    RETIRED = "retired"
+
+
+@dataclass(frozen=True)
+class Prediction:
+    sentiment: str
+    sentiment_confidence: float
+    sentiment_probs: dict[str, float]
+    topic: str
+    topic_confidence: float
+    topic_probs: dict[str, float]
+    model_version: str
+
+
+@dataclass(frozen=True)
+class EngineOptions:
+    device: str = "auto"  # auto | cpu | cuda
+    max_length: int = 128  # tokens per text after truncation
+    token_budget: int = 8192  # rows x padded length per forward pass
+    max_batch: int = 256  # rows per forward pass
+    threads: int | None = None  # CPU threads; None keeps torch's default
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if name == "cuda" and not torch.cuda.is_available():
+        raise InferenceError("device 'cuda' was requested but CUDA is not available here")
+    return torch.device(name)
+
+
+def plan_batches(lengths: Sequence[int], token_budget: int, max_batch: int) -> list[list[int]]:
+    """Group indices into forward passes, longest first, each within the token budget.
+
+    Sorting by length means each pass pads to a length close to all of its rows, which is
+    where most of the CPU time goes. A single text longer than the budget gets a pass alone.
+    """
+    order = sorted(range(len(lengths)), key=lambda i: lengths[i], reverse=True)
+    batches: list[list[int]] = []
+    current: list[int] = []
+    for index in order:
+        longest = lengths[current[0]] if current else lengths[index]
+        if current and ((len(current) + 1) * longest > token_budget or len(current) >= max_batch):
+            batches.append(current)
+            current = []
+        current.append(index)
+    if current:
+        batches.append(current)
+    return batches
+
+
+class InferenceEngine:
+    """Scores texts with one model version. Build, :meth:`warm_up`, :meth:`predict`, :meth:`retire`."""
+
+    def __init__(
+        self,
+        checkpoint: Checkpoint,
+        version: str,
+        taxonomy: Taxonomy | None = None,
+        options: EngineOptions | None = None,
+    ) -> None:
+        self.state = EngineState.LOADING
+        self.version = version
+        self.options = options or EngineOptions()
+        self.device = resolve_device(self.options.device)
+        if self.options.threads and self.device.type == "cpu":
+            torch.set_num_threads(self.options.threads)
+        self.tokenizer = checkpoint.tokenizer
+        self.classifier = checkpoint.classifier
+        self.taxonomy = taxonomy or checkpoint.taxonomy
+        self.zero_shot_topics = self.classifier.align_topics(self.taxonomy, self.tokenizer)
+        self.classifier.to(self.device).eval()
+        self._lock = threading.Lock()
+        self._freeze_heads()
+
+    def _freeze_heads(self) -> None:
+        """Precompute what every batch reuses: normalized prototypes, scales, channel masks."""
+        model = self.classifier
+        with torch.no_grad():
+            self._prototypes = torch.nn.functional.normalize(model.topic_prototypes.float(), dim=-1)
+            self._topic_scale = float(model.topic_log_scale.exp())
+            self._topic_bias = model.topic_bias.float()
+            self._sentiment_t = float(model.sentiment_temperature)
+            self._topic_t = float(model.topic_temperature)
+        keys = list(self.taxonomy.keys)
+        self._keys = keys
+        self._slugs = [key.split("/", 1)[1] for key in keys]
+        self._masks = {
+            channel: channel_mask(keys, [channel])[0].numpy()
+            for channel in (*self.taxonomy.channels, None)
+        }
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def warm_up(self, rounds: int = 2) -> float:
+        """Run a few passes of typical shapes so the first real batch is not slow; seconds."""
+        self._check_usable(allow_loading=True)
+        started = time.perf_counter()
+        sample = ["warm-up message for the model " * k for k in (1, 3, 8)]
+        for _ in range(rounds):
+            self._predict(sample * 4, [None] * len(sample) * 4)
+        self.state = EngineState.READY
+        return time.perf_counter() - started
+
+    def retire(self) -> None:
+        """Mark the engine as replaced; later calls fail loudly instead of scoring stale."""
+        with self._lock:
+            self.state = EngineState.RETIRED
+
+    def _check_usable(self, allow_loading: bool = False) -> None:
+        if self.state is EngineState.RETIRED:
+            raise InferenceError(f"cannot predict: the engine for {self.version} has been retired")
+        if self.state is EngineState.LOADING and not allow_loading:
+            raise InferenceError(f"cannot predict: the engine for {self.version} is not warmed up")
+
+    # -- scoring --------------------------------------------------------------------------
+
+    def predict(
+        self, texts: Sequence[str], channels: Sequence[str | None] | None = None
+    ) -> list[Prediction]:
+        """Score ``texts`` (one channel per text, or None); results in input order."""
+        self._check_usable()
+        if channels is not None and len(channels) != len(texts):
+            raise InferenceError(f"{len(texts)} texts but {len(channels)} channels")
+        if not all(isinstance(t, str) for t in texts):
+            raise InferenceError("every text must be a string")
+        return self._predict(texts, channels or [None] * len(texts))
+
+    def _predict(self, texts: Sequence[str], channels: Sequence[str | None]) -> list[Prediction]:
+        if not texts:
+            return []
+        with self._lock:
+            encoded = self.tokenizer(
+                list(texts), truncation=True, max_length=self.options.max_length
+            )["input_ids"]
+            lengths = [len(ids) for ids in encoded]
+            results: list[Prediction | None] = [None] * len(texts)
+            for batch in plan_batches(lengths, self.options.token_budget, self.options.max_batch):
+                sentiment, topic = self._forward([encoded[i] for i in batch])
+                for row, index in enumerate(batch):
+                    results[index] = self._decode(sentiment[row], topic[row], channels[index])
+        return [r for r in results if r is not None]
+
+    def _forward(self, rows: list[list[int]]) -> tuple[np.ndarray, np.ndarray]:
+        width = max(len(r) for r in rows)
+        ids = np.zeros((len(rows), width), dtype=np.int64)  # 0 is BERT's [PAD]
+        mask = np.zeros((len(rows), width), dtype=np.int64)
+        for i, row in enumerate(rows):
+            ids[i, : len(row)] = row
+            mask[i, : len(row)] = 1
+        input_ids, attention = torch.from_numpy(ids), torch.from_numpy(mask)
+        cuda = self.device.type == "cuda"
+        if cuda:
+            input_ids = input_ids.pin_memory().to(self.device, non_blocking=True)
+            attention = attention.pin_memory().to(self.device, non_blocking=True)
+        try:
+            with torch.inference_mode(), torch.autocast(
+                device_type=self.device.type, dtype=torch.float16, enabled=cuda
+            ):
+                pooled = self.classifier.embed(input_ids, attention).float()
+                sentiment = self.classifier.sentiment_head(pooled) / self._sentiment_t
+                cosine = torch.nn.functional.normalize(pooled, dim=-1) @ self._prototypes.T
+                topic = (cosine * self._topic_scale + self._topic_bias) / self._topic_t
+                sentiment_p = torch.softmax(sentiment, dim=-1)
+        except RuntimeError as exc:
+            raise InferenceError(f"forward pass failed for {len(rows)} texts: {exc}") from exc
+        return sentiment_p.cpu().numpy(), topic.cpu().numpy()
+
+    def _decode(self, sentiment: np.ndarray, topic_logits: np.ndarray, channel: str | None) -> Prediction:
+        allowed = self._masks.get(channel, self._masks[None])
+        names = self._slugs if channel in self._masks and channel is not None else self._keys
+        logits = np.where(allowed, topic_logits, -np.inf)
+        exp = np.exp(logits - logits.max())
+        probs = exp / exp.sum()
+        best = int(probs.argmax())
+        label = names[best]
+        if probs[best] < self.taxonomy.min_topic_confidence:
+            label = OTHER
+        topic_probs = {names[i]: round(float(probs[i]), 4) for i in np.flatnonzero(allowed)}
+        s_best = int(sentiment.argmax())
+        return Prediction(
+            sentiment=SENTIMENTS[s_best],
+            sentiment_confidence=float(sentiment[s_best]),
+            sentiment_probs={s: round(float(p), 4) for s, p in zip(SENTIMENTS, sentiment, strict=True)},
+            topic=label,
+            topic_confidence=float(topic_probs.get(label, probs[best])),
+            topic_probs=topic_probs,
+            model_version=self.version,
+        )

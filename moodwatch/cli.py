@@ -1,0 +1,66 @@
+"""The ``moodwatch`` command line.
+
+Sub-commands live in ``moodwatch/commands/`` and are imported only when used, so
+``moodwatch config show`` does not pay for importing torch.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from typing import Any
+
+import click
+
+from moodwatch import __version__
+from moodwatch.errors import MoodwatchError
+
+# name -> (module, attribute, one-line help shown by `moodwatch --help`)
+COMMANDS: dict[str, tuple[str, str, str]] = {
+    "config": ("moodwatch.commands.config", "config", "Show the effective settings."),
+    "model": ("moodwatch.commands.model", "model", "Train, evaluate and manage model versions."),
+    "infra": ("moodwatch.commands.infra", "infra", "Local Kafka and Elasticsearch: up, down, status."),
+}
+
+
+class LazyGroup(click.Group):
+    """A group whose sub-commands are imported on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name not in COMMANDS:
+            return None
+        module, attribute, _ = COMMANDS[cmd_name]
+        command = getattr(importlib.import_module(module), attribute)
+        if not isinstance(command, click.Command):
+            raise TypeError(f"{module}.{attribute} is not a click command")
+        return command
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        rows = [(name, COMMANDS[name][2]) for name in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except MoodwatchError as exc:
+            # Our errors already say what went wrong and what to do: no traceback.
+            click.secho(f"error: {exc}", fg="red", err=True)
+            sys.exit(2)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="moodwatch")
+def cli() -> None:
+    """moodwatch: sentiment and topic monitoring for news and customer-chat streams.
+
+    Settings come from MOODWATCH_* environment variables or a .env file;
+    see `moodwatch config show`.
+    """
+
+
+def main() -> None:
+    cli(prog_name="moodwatch")

@@ -1,0 +1,1 @@
+"""Sub-commands of the ``moodwatch`` command line, one module per group."""
