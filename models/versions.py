@@ -19,7 +19,7 @@ from models.examples import Example, seed_golden_set, seed_training_set, summari
 from models.inference import EngineOptions, InferenceEngine, resolve_device
 from models.registry import ModelVersion, Registry
 from models.taxonomy import Taxonomy
-from models.training import TrainingConfig, fine_tune, new_classifier
+from models.training import TrainingConfig, fine_tune, new_classifier, seed_everything
 
 log = logging.getLogger(__name__)
 REPORT_FILE = "report.json"
@@ -73,6 +73,7 @@ def build_version(
     """Fine-tune, evaluate on the golden set and register a new (not yet current) version."""
     started = time.perf_counter()
     config = config or TrainingConfig()
+    seed_everything(config.seed)  # new heads are initialised randomly: seed before building
     checkpoint = base_checkpoint(registry, taxonomy, encoder_path, parent)
     result = fine_tune(checkpoint, new, replay, config, progress=progress)
     engine = InferenceEngine(checkpoint, "candidate", taxonomy, EngineOptions(device="cpu"))
