@@ -72,6 +72,10 @@ class Settings(BaseSettings):
     max_seq_length: int = Field(128, ge=8, le=512, description="Tokens per text after truncation.")
     max_message_bytes: int = Field(65536, ge=64)
     max_text_chars: int = Field(10000, ge=1)
+    pii_redaction: str = Field(
+        "email,phone,card,iban",
+        description="Comma-separated PII kinds to redact before indexing; empty turns it off.",
+    )
 
     # --- Model -------------------------------------------------------------------------------
     registry_path: Path = Path("var/registry")
@@ -130,6 +134,14 @@ class Settings(BaseSettings):
         if self.es_api_key and (self.es_username or self.es_password):
             raise ValueError("set either MOODWATCH_ES_API_KEY or ES username/password, not both")
         return self
+
+    @field_validator("pii_redaction")
+    @classmethod
+    def _check_pii(cls, value: str) -> str:
+        unknown = set(_split(value)) - {"email", "phone", "card", "iban"}
+        if unknown:
+            raise ValueError(f"unknown PII kinds {sorted(unknown)}; use email, phone, card, iban")
+        return value
 
     @cached_property
     def bootstrap_servers(self) -> list[str]:
