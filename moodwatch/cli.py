@@ -19,6 +19,8 @@ from moodwatch.errors import MoodwatchError
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "config": ("moodwatch.commands.config", "config", "Show the effective settings."),
     "model": ("moodwatch.commands.model", "model", "Train, evaluate and manage model versions."),
+    "worker": ("moodwatch.commands.worker", "worker", "Run a stream worker (Kafka → model → Elasticsearch)."),
+    "index": ("moodwatch.commands.index", "index", "Create and inspect Elasticsearch indices."),
     "infra": ("moodwatch.commands.infra", "infra", "Local Kafka and Elasticsearch: up, down, status."),
 }
 

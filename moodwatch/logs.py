@@ -60,8 +60,8 @@ def secret_values(settings: Settings) -> list[str]:
     return values
 
 
-def setup_logging(settings: Settings) -> None:
-    """Configure the root logger once per process from the settings."""
+def build_handler(settings: Settings) -> logging.Handler:
+    """A stderr handler in the configured format that masks secrets."""
     handler = logging.StreamHandler(sys.stderr)
     if settings.log_format == "json":
         handler.setFormatter(JsonLines())
@@ -70,6 +70,22 @@ def setup_logging(settings: Settings) -> None:
             logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
         )
     handler.addFilter(SecretMask(secret_values(settings)))
+    return handler
+
+
+def logging_config(settings: Settings) -> dict[str, object]:
+    """The same set-up as a ``logging.config.dictConfig`` mapping (Faust's worker wants one)."""
+    return {
+        "version": 1,
+        "disable_existing_loggers": False,
+        "handlers": {"default": {"()": lambda: build_handler(settings)}},
+        "root": {"level": settings.log_level, "handlers": ["default"]},
+    }
+
+
+def setup_logging(settings: Settings) -> None:
+    """Configure the root logger once per process from the settings."""
+    handler = build_handler(settings)
     root = logging.getLogger()
     for old in list(root.handlers):
         root.removeHandler(old)

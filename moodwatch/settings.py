@@ -55,6 +55,12 @@ class Settings(BaseSettings):
     es_ca_cert: Path | None = None
     es_index_prefix: str = Field("moodwatch", pattern=r"^[a-z0-9][a-z0-9_\-]*$")
     es_request_timeout_s: float = Field(30.0, gt=0)
+    es_index_period: Literal["day", "month"] = Field(
+        "month", description="One messages index per day or per month of created_at."
+    )
+    es_replicas: int = Field(0, ge=0, le=5, description="Replicas of new indices (0 on one node).")
+    es_bulk_max_bytes: int = Field(5_000_000, ge=10_000, description="Largest bulk request body.")
+    es_retry_max_s: float = Field(30.0, gt=0, description="Longest back-off between ES retries.")
 
     # --- Topics ------------------------------------------------------------------------------
     topic_news: str = "news"

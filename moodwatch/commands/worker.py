@@ -1,0 +1,59 @@
+"""``moodwatch worker``: run one stream worker (start several to share the partitions)."""
+
+from __future__ import annotations
+
+import asyncio
+
+import click
+
+from moodwatch.settings import load_settings
+
+
+@click.command()
+@click.option("--web-port", type=click.IntRange(1, 65535),
+              help="Port for /metrics and /health (default MOODWATCH_WORKER_WEB_PORT); "
+                   "give each worker on one host its own.")
+def worker(web_port: int | None) -> None:
+    """Consume the news and chat topics, score each message and index it in Elasticsearch.
+
+    On an empty model registry the default model is first trained on the bundled seed data
+    (a minute or two on CPU). Stop with Ctrl-C: unacknowledged messages are redelivered.
+    """
+    import faust
+
+    from models.inference import EngineOptions
+    from models.registry import Registry
+    from models.taxonomy import load_taxonomy
+    from models.versions import ensure_default_version, load_engine
+    from moodwatch.logs import logging_config, setup_logging
+    from stream.app import build_worker, layout_for
+    from stream.connections import elasticsearch
+    from stream.index_admin import create_templates
+    from stream.topics import ensure_topics
+
+    settings = load_settings()
+    setup_logging(settings)
+    registry = Registry(settings.registry_path)
+    taxonomy = load_taxonomy(settings.taxonomy_path)
+    ensure_default_version(registry, taxonomy, settings.encoder_path)
+    options = EngineOptions(
+        device=settings.device, max_length=settings.max_seq_length,
+        token_budget=settings.batch_token_budget, threads=settings.torch_threads,
+    )
+    engine = load_engine(registry, None, taxonomy, options)
+    client = elasticsearch(settings)
+    try:
+        create_templates(client, layout_for(settings))
+    finally:
+        client.close()
+    created = asyncio.run(ensure_topics(settings))
+    if created:
+        click.echo(f"created topics: {', '.join(created)}")
+    click.echo(f"serving model {engine.version} on {engine.device}; metrics on /metrics")
+    running = build_worker(settings, engine, web_port)
+    faust.Worker(
+        running.app,
+        loglevel=settings.log_level,
+        logging_config=logging_config(settings),
+        redirect_stdouts=False,
+    ).execute_from_commandline()

@@ -1,0 +1,56 @@
+"""The Elasticsearch document for a scored message (see index_layout for its mapping)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+from models.inference import Prediction
+from stream.records import Message
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds")
+
+
+def scored_document(
+    message: Message, prediction: Prediction, ingested_at: datetime, scored_at: datetime
+) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "text": message.text,
+        "channel": message.channel,
+        "source": message.source,
+        "lang": message.lang,
+        "author": message.author,
+        "conversation_id": message.conversation_id,
+        "created_at": iso(message.created_at),
+        "ingested_at": iso(ingested_at),
+        "scored_at": iso(scored_at),
+        "indexed_at": iso(datetime.now(UTC)),
+        "sentiment": {
+            "label": prediction.sentiment,
+            "confidence": round(prediction.sentiment_confidence, 4),
+            "probs": prediction.sentiment_probs,
+        },
+        "topic": {
+            "label": prediction.topic,
+            "confidence": round(prediction.topic_confidence, 4),
+            "probs": prediction.topic_probs,
+        },
+        "model_version": prediction.model_version,
+        "redactions": list(message.redactions),
+        "kafka": {
+            "topic": message.position.topic,
+            "partition": message.position.partition,
+            "offset": message.position.offset,
+        },
+        "metadata": message.metadata,
+    }
+
+
+def bulk_lines(index: str, doc_id: str, document: dict[str, Any]) -> bytes:
+    """The two NDJSON lines of one bulk ``index`` action (overwrite by ``_id``: replay-safe)."""
+    action = json.dumps({"index": {"_index": index, "_id": doc_id}})
+    return (action + "\n" + json.dumps(document, ensure_ascii=False) + "\n").encode("utf-8")

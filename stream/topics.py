@@ -1,0 +1,41 @@
+"""Creating moodwatch's Kafka topics (idempotently) before workers start."""
+
+from __future__ import annotations
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+
+from moodwatch.settings import Settings
+from stream.connections import kafka_options
+from stream.errors import StreamError
+
+
+def topic_names(settings: Settings) -> list[str]:
+    return [
+        settings.topic_news, settings.topic_chat, settings.topic_dead_letter,
+        settings.topic_labels, settings.topic_alerts, settings.topic_model_updates,
+    ]
+
+
+async def ensure_topics(settings: Settings, replication_factor: int = 1) -> list[str]:
+    """Create whichever of the topics is missing; returns the names it created."""
+    admin = AIOKafkaAdminClient(**kafka_options(settings))
+    try:
+        await admin.start()
+        existing = set(await admin.list_topics())
+        missing = [name for name in topic_names(settings) if name not in existing]
+        if missing:
+            try:
+                await admin.create_topics(
+                    [NewTopic(n, settings.topic_partitions, replication_factor) for n in missing]
+                )
+            except TopicAlreadyExistsError:  # another worker won the race: fine
+                pass
+        return missing
+    except KafkaError as exc:
+        raise StreamError(
+            f"cannot create topics on {settings.kafka_bootstrap_servers}: {exc}; is Kafka running "
+            "(`moodwatch infra status`)?"
+        ) from exc
+    finally:
+        await admin.close()
