@@ -22,6 +22,8 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     "worker": ("moodwatch.commands.worker", "worker", "Run a stream worker (Kafka → model → Elasticsearch)."),
     "index": ("moodwatch.commands.index", "index", "Create and inspect Elasticsearch indices."),
     "infra": ("moodwatch.commands.infra", "infra", "Local Kafka and Elasticsearch: up, down, status."),
+    "feed": ("moodwatch.commands.feed", "feed", "Send a file of texts (or stdin) to Kafka."),
+    "dlq": ("moodwatch.commands.dlq", "dlq", "Inspect, export and replay the dead-letter topic."),
 }
 
 
