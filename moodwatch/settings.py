@@ -93,6 +93,7 @@ class Settings(BaseSettings):
     torch_threads: int | None = Field(None, ge=1, description="CPU threads for inference.")
 
     # --- Worker ------------------------------------------------------------------------------
+    worker_group: str = Field("moodwatch-workers", description="Kafka consumer group of workers.")
     worker_web_port: int = Field(6066, ge=1, le=65535)
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "text"

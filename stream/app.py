@@ -67,7 +67,7 @@ class FaustDeadLetters:
 
 def build_worker(settings: Settings, engine: InferenceEngine, web_port: int | None = None) -> Worker:
     app = faust.App(
-        "moodwatch-workers",
+        settings.worker_group,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
         broker_credentials=faust_credentials(settings),
         store="memory://",
