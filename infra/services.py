@@ -141,6 +141,12 @@ def all_healthy(statuses: Sequence[ServiceStatus]) -> bool:
 
 def _start(settings: Settings, names: Sequence[ServiceName]) -> None:
     with _exclusive(settings):
+        # Every port is checked before anything starts: a busy Elasticsearch port must not
+        # leave a freshly started Kafka behind.
+        for name in names:
+            service = plan(settings, name)
+            if owned_pid(service) is None:
+                _check_ports(service)
         # Launch all first, then wait: the JVMs warm up side by side.
         launched = [(plan(settings, name), _launch(settings, name)) for name in names]
         for service, pid in launched:
@@ -153,7 +159,6 @@ def _launch(settings: Settings, name: ServiceName) -> int:
     pid = owned_pid(service)
     if pid is not None:
         return pid  # healthy, or still starting: _wait_ready tells which
-    _check_ports(service)
     java = jars.java()
     folders = jar_folders(settings)
     jars.ensure_jars(folders, name)
