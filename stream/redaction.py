@@ -3,7 +3,8 @@
 Every message goes through :meth:`Redactor.redact` before it is indexed, shown on the dashboard or
 kept for training, so detection is built for the hot path: a few precompiled regular expressions
 find candidates, short Python checks decide, e-mail detection is skipped when a text has no ``@``
-and the digit-heavy kinds when it has fewer than seven digits (no phone, card or IBAN has fewer).
+and the digit-heavy kinds when it has fewer than seven digits (no phone, card or real IBAN has
+fewer: the registry's account formats are mostly digits).
 
 Each detector trades leaks against over-redaction; where the two collide it leans towards
 redacting. What counts as what:
@@ -15,7 +16,9 @@ e-mail
 IBAN
     Two letters, check digits 02-98 and the account part, solid or in groups of four, any case.
     Only if the mod-97 check holds and, for the countries in ``IBAN_LENGTHS``, the length fits
-    (other country codes: 15-34 characters). Never a piece of a longer letter-digit token.
+    (other country codes: 15-34 characters). Never a piece of a longer letter-digit token. A
+    mistyped IBAN (listed country, right length, wrong checksum) stays as written, and its digits
+    are not taken for a card or a phone either.
 card
     13-19 digits passing the Luhn check, solid, or in groups joined by single spaces or by dashes
     (first group of four, middle groups of four to six), never starting with 0 (ISO/IEC 7812
@@ -30,7 +33,8 @@ phone
     digits. Not phones: dates, year ranges (``2019-2026``), round ranges (``100-1000``),
     fractions and expiry dates (``12/27``), IP addresses, versions and decimals, thousands-grouped
     amounts (``12 500 000``, ``1.250.000``), lists of two-digit numbers, numbers glued to letters,
-    ``#123`` ids, path segments and plain numbers of fewer than ten digits (order or ticket ids).
+    ``#123`` ids, path segments, solid numbers of 7-9 digits not starting with 0 (order or
+    ticket ids), and dotted numbers with a one-digit group (so ``1.555.123.4567`` is missed).
     A space-grouped number shaped like a card (``1234 5678 9012 3456``) that fails the Luhn
     check is left whole rather than half-read as a phone; so is any number in three or more
     groups of four (parcel tracking numbers, gift cards).
@@ -101,7 +105,8 @@ _INNER = frozenset(_DASHES + "./")  # separators inside a word
 _WORD = re.compile(f"[^{_char_class(_SPACES)}]+")
 _GROUP = re.compile(r"\d+")
 _SEVEN_DIGITS = re.compile(rf"\d(?:\D*\d){{{MIN_DIGITS - 1}}}")
-_GLUE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")  # not ""
+# After a solid number these make it part of a token; the end of the text ("") is not among them.
+_GLUE = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
 _LUHN_DOUBLED = (0, 2, 4, 6, 8, 1, 3, 5, 7, 9)
 _MAX_CARD_WORDS = 5  # 19 digits in groups of at least four, bar the last
 _MAX_PHONE_WORDS = 7  # "+33 1 23 45 67 89" is six
@@ -113,7 +118,7 @@ class Redactor:
     Immutable and thread-safe: build one per worker and call :meth:`redact` on every message.
     """
 
-    __slots__ = ("_card", "_email", "_iban", "_phone", "kinds")
+    __slots__ = ("_card", "_email", "_iban", "_kinds", "_phone")
 
     def __init__(self, kinds: Iterable[str] = PII_KINDS) -> None:
         chosen = tuple(kinds)
@@ -123,11 +128,11 @@ class Redactor:
                 f"unknown PII kind(s) {', '.join(map(repr, unknown))}: "
                 f"choose from {', '.join(PII_KINDS)}"
             )
-        self.kinds: frozenset[str] = frozenset(chosen)
-        self._email = "email" in self.kinds
-        self._iban = "iban" in self.kinds
-        self._card = "card" in self.kinds
-        self._phone = "phone" in self.kinds
+        self._kinds = frozenset(chosen)
+        self._email = "email" in self._kinds
+        self._iban = "iban" in self._kinds
+        self._card = "card" in self._kinds
+        self._phone = "phone" in self._kinds
 
     @classmethod
     def from_setting(cls, value: str) -> Redactor:
@@ -143,8 +148,12 @@ class Redactor:
         return cls(kinds)
 
     @property
+    def kinds(self) -> frozenset[str]:
+        return self._kinds
+
+    @property
     def enabled(self) -> bool:
-        return bool(self.kinds)
+        return bool(self._kinds)
 
     def __repr__(self) -> str:
         return f"Redactor({sorted(self.kinds)!r})"
@@ -173,10 +182,13 @@ class Redactor:
             if count:
                 found.add("email")
         if (self._iban or self._card or self._phone) and _has_enough_digits(text):
+            refused: list[tuple[int, int]] = []
             if self._iban:
-                text = _redact_ibans(text, found)
+                text, refused = _redact_ibans(text, found)
             if self._card or self._phone:
-                text = _redact_number_runs(text, found, cards=self._card, phones=self._phone)
+                text = _redact_number_runs(
+                    text, found, cards=self._card, phones=self._phone, refused=refused
+                )
         return text, found
 
 
@@ -189,28 +201,36 @@ def _has_enough_digits(text: str) -> bool:
 # --- IBAN ---------------------------------------------------------------------------------------
 
 
-def _redact_ibans(text: str, found: set[str]) -> str:
+def _redact_ibans(text: str, found: set[str]) -> tuple[str, list[tuple[int, int]]]:
+    """The text with valid IBANs replaced, and the spans (in that text) of refused ones."""
     pieces: list[str] = []
-    last = 0
+    refused: list[tuple[int, int]] = []
+    last = shift = 0  # shift: how much shorter the output is than the input so far
     for match in _IBAN.finditer(text):
-        candidate = match.group()
         after = text[match.end() : match.end() + 1]
-        glued = after.isascii() and after.isalnum()
-        length = _iban_length(candidate, glued)
-        if length is None:
+        verdict = _iban_verdict(match.group(), glued=after.isascii() and after.isalnum())
+        if verdict is None:
+            continue
+        length, valid = verdict
+        if not valid:
+            refused.append((match.start() - shift, match.start() + length - shift))
             continue
         pieces += (text[last : match.start()], PLACEHOLDERS["iban"])
         last = match.start() + length
+        shift += length - len(PLACEHOLDERS["iban"])
         found.add("iban")
     if not pieces:
-        return text
+        return text, refused
     pieces.append(text[last:])
-    return "".join(pieces)
+    return "".join(pieces), refused
 
 
-def _iban_length(candidate: str, glued: bool) -> int | None:
-    """How many characters of ``candidate`` form a valid IBAN, if any.
+def _iban_verdict(candidate: str, *, glued: bool) -> tuple[int, bool] | None:
+    """(characters, valid) of the IBAN ``candidate`` starts with, if it starts with one.
 
+    Valid means the checksum holds (and the length, for a listed country). A candidate from a
+    listed country with the right length but a wrong checksum is returned as not valid: it is a
+    mistyped IBAN, which stays as written, and its digits are not read as a card or a phone.
     The regex may run on into a following word ("... 7034 THEN"), so the IBAN may end at any
     space inside the candidate; it may end at the candidate's end only if no letter or digit
     follows, which keeps hashes and other long tokens out.
@@ -219,12 +239,17 @@ def _iban_length(candidate: str, glued: bool) -> int | None:
     if not glued:
         ends.append(len(candidate))
     expected = IBAN_LENGTHS.get(candidate[:2].upper())
+    refused: int | None = None
     for end in reversed(ends):
         compact = candidate[:end].replace(" ", "").upper()
-        fits = len(compact) == expected if expected else 15 <= len(compact) <= 34
-        if fits and _iban_checksum_ok(compact):
-            return end
-    return None
+        if expected is None:
+            if 15 <= len(compact) <= 34 and _iban_checksum_ok(compact):
+                return end, True
+        elif len(compact) == expected:
+            if _iban_checksum_ok(compact):
+                return end, True
+            refused = end
+    return None if refused is None else (refused, False)
 
 
 def _iban_checksum_ok(compact: str) -> bool:
@@ -261,7 +286,9 @@ class _Word:
         return len(self.groups) == 1 and not self.plus and not self.parens and not self.separators
 
 
-def _redact_number_runs(text: str, found: set[str], *, cards: bool, phones: bool) -> str:
+def _redact_number_runs(
+    text: str, found: set[str], *, cards: bool, phones: bool, refused: Sequence[tuple[int, int]]
+) -> str:
     pieces: list[str] = []
     last = 0
     for match in _NUMBER_RUN.finditer(text):
@@ -271,7 +298,12 @@ def _redact_number_runs(text: str, found: set[str], *, cards: bool, phones: bool
         words = [_Word.parse(word.group(), word.start()) for word in _WORD.finditer(run)]
         if len(words) == 1 and words[0].plain and text[match.end() : match.end() + 1] in _GLUE:
             continue  # "1234567890abcdef" is a token, not a number
-        for first, stop, kind in _number_spans(words, cards=cards, phones=phones):
+        blocked = [
+            index
+            for index, word in enumerate(words)
+            if any(start <= match.start() + word.start < end for start, end in refused)
+        ]
+        for first, stop, kind in _number_spans(words, cards, phones, blocked):
             pieces += (text[last : match.start() + words[first].start], PLACEHOLDERS[kind])
             last = match.start() + words[stop - 1].end
             found.add(kind)
@@ -282,9 +314,26 @@ def _redact_number_runs(text: str, found: set[str], *, cards: bool, phones: bool
 
 
 def _number_spans(
+    words: Sequence[_Word], cards: bool, phones: bool, blocked: Sequence[int]
+) -> list[tuple[int, int, str]]:
+    """(first word, end word, kind) of each card and phone in a run, in order.
+
+    ``blocked`` words (the digits of a refused IBAN) belong to neither and split the run.
+    """
+    if not blocked:
+        return _piece_spans(words, cards=cards, phones=phones)
+    spans: list[tuple[int, int, str]] = []
+    start = 0
+    for stop in [*blocked, len(words)]:
+        pieces = _piece_spans(words[start:stop], cards=cards, phones=phones)
+        spans += ((start + i, start + j, kind) for i, j, kind in pieces)
+        start = stop + 1
+    return spans
+
+
+def _piece_spans(
     words: Sequence[_Word], *, cards: bool, phones: bool
 ) -> list[tuple[int, int, str]]:
-    """(first word, end word, kind) of each card and phone in a run, in order."""
     spans: list[tuple[int, int, str]] = []
     if not words:
         return spans
