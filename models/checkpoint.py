@@ -35,7 +35,9 @@ def save_checkpoint(checkpoint: Checkpoint, folder: Path) -> None:
     model = checkpoint.classifier
     model.encoder.config.save_pretrained(str(folder / ENCODER_CONFIG))
     checkpoint.tokenizer.save_pretrained(str(folder / TOKENIZER))
-    state = {name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()}
+    state = {
+        name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()
+    }
     save_file(state, str(folder / WEIGHTS))
     (folder / HEADS).write_text(json.dumps({"topic_keys": model.topic_keys}, indent=2))
     (folder / TAXONOMY).write_text(checkpoint.taxonomy.to_yaml(), encoding="utf-8")
@@ -51,7 +53,8 @@ def load_checkpoint(folder: Path, device: torch.device | str = "cpu") -> Checkpo
         state = load_file(str(folder / WEIGHTS), device="cpu")
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"cannot load the model in {folder}: {exc}") from exc
-    classifier = MoodClassifier(AutoModel.from_config(config), topic_keys)
+    encoder = AutoModel.from_config(config)  # type: ignore[no-untyped-call]
+    classifier = MoodClassifier(encoder, topic_keys)
     missing, unexpected = classifier.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ModelError(

@@ -26,6 +26,9 @@ INITIAL_TOPIC_SCALE = 20.0
 class MoodClassifier(nn.Module):
     """Encoder + sentiment head + topic prototypes. ``topic_keys`` name the prototype rows."""
 
+    sentiment_temperature: torch.Tensor
+    topic_temperature: torch.Tensor
+
     def __init__(self, encoder: PreTrainedModel, topic_keys: Sequence[str]) -> None:
         super().__init__()
         hidden = int(encoder.config.hidden_size)
@@ -82,9 +85,7 @@ class MoodClassifier(nn.Module):
         """
         known = {key: row for row, key in enumerate(self.topic_keys)}
         fresh = [t for t in taxonomy.topics if t.key not in known]
-        descriptions = (
-            self.embed_texts(tokenizer, [t.prompt for t in fresh]) if fresh else None
-        )
+        descriptions = self.embed_texts(tokenizer, [t.prompt for t in fresh]) if fresh else None
         prototypes, biases = [], []
         fresh_row = 0
         for topic in taxonomy.topics:

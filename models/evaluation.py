@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any, Protocol
@@ -40,7 +41,7 @@ def expected_calibration_error(
         return 0.0
     edges = np.linspace(0.0, 1.0, bins + 1)
     error = 0.0
-    for low, high in zip(edges[:-1], edges[1:], strict=True):
+    for low, high in itertools.pairwise(edges):
         inside = (conf > low) & (conf <= high)
         if inside.any():
             error += inside.mean() * abs(conf[inside].mean() - hit[inside].mean())

@@ -68,7 +68,9 @@ def _bundled(split: str) -> list[Example]:
     examples: list[Example] = []
     for entry in sorted(folder.iterdir(), key=lambda e: e.name):
         if entry.name.endswith(".jsonl"):
-            examples.extend(_parse_lines(entry.read_text("utf-8").splitlines(), f"seed/{split}/{entry.name}"))
+            examples.extend(
+                _parse_lines(entry.read_text("utf-8").splitlines(), f"seed/{split}/{entry.name}")
+            )
     if not examples:
         raise DatasetError(f"the bundled seed/{split} data is missing; reinstall moodwatch")
     return examples

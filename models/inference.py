@@ -83,7 +83,10 @@ def plan_batches(lengths: Sequence[int], token_budget: int, max_batch: int) -> l
 
 
 class InferenceEngine:
-    """Scores texts with one model version. Build, :meth:`warm_up`, :meth:`predict`, :meth:`retire`."""
+    """Scores texts with one model version.
+
+    Lifecycle: build (loading) → :meth:`warm_up` (ready) → :meth:`predict` ... → :meth:`retire`.
+    """
 
     def __init__(
         self,
@@ -187,8 +190,9 @@ class InferenceEngine:
             input_ids = input_ids.pin_memory().to(self.device, non_blocking=True)
             attention = attention.pin_memory().to(self.device, non_blocking=True)
         try:
-            with torch.inference_mode(), torch.autocast(
-                device_type=self.device.type, dtype=torch.float16, enabled=cuda
+            with (
+                torch.inference_mode(),
+                torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=cuda),
             ):
                 pooled = self.classifier.embed(input_ids, attention).float()
                 sentiment = self.classifier.sentiment_head(pooled) / self._sentiment_t
@@ -199,7 +203,9 @@ class InferenceEngine:
             raise InferenceError(f"forward pass failed for {len(rows)} texts: {exc}") from exc
         return sentiment_p.cpu().numpy(), topic.cpu().numpy()
 
-    def _decode(self, sentiment: np.ndarray, topic_logits: np.ndarray, channel: str | None) -> Prediction:
+    def _decode(
+        self, sentiment: np.ndarray, topic_logits: np.ndarray, channel: str | None
+    ) -> Prediction:
         allowed = self._masks.get(channel, self._masks[None])
         names = self._slugs if channel in self._masks and channel is not None else self._keys
         logits = np.where(allowed, topic_logits, -np.inf)
@@ -214,7 +220,9 @@ class InferenceEngine:
         return Prediction(
             sentiment=SENTIMENTS[s_best],
             sentiment_confidence=float(sentiment[s_best]),
-            sentiment_probs={s: round(float(p), 4) for s, p in zip(SENTIMENTS, sentiment, strict=True)},
+            sentiment_probs={
+                s: round(float(p), 4) for s, p in zip(SENTIMENTS, sentiment, strict=True)
+            },
             topic=label,
             topic_confidence=float(topic_probs.get(label, probs[best])),
             topic_probs=topic_probs,

@@ -119,7 +119,9 @@ class Registry:
                 notes=meta.get("notes", ""),
             )
         except (OSError, ValueError, KeyError) as exc:
-            raise RegistryError(f"version folder {folder} has no readable {VERSION_FILE}: {exc}") from exc
+            raise RegistryError(
+                f"version folder {folder} has no readable {VERSION_FILE}: {exc}"
+            ) from exc
 
     def get(self, version_id: str) -> ModelVersion:
         folder = self.versions_dir / version_id
@@ -161,7 +163,9 @@ class Registry:
     def _next_id(self) -> str:
         numbers = [int(v.id[1:]) for v in self.versions()]
         if self.versions_dir.is_dir():  # count folders too, even broken ones: ids never repeat
-            numbers += [int(p.name[1:]) for p in self.versions_dir.iterdir() if VERSION_ID.match(p.name)]
+            numbers += [
+                int(p.name[1:]) for p in self.versions_dir.iterdir() if VERSION_ID.match(p.name)
+            ]
         return f"v{max(numbers, default=0) + 1:04d}"
 
     @contextmanager
@@ -228,7 +232,11 @@ class Registry:
         for entry in reversed(self.promotion_log()):
             # The promotion that made `current` current; earlier rollbacks do not count, so
             # rolling back twice walks further back instead of undoing itself.
-            if entry["to"] == current and entry["from"] and not entry["reason"].startswith("rollback"):
+            if (
+                entry["to"] == current
+                and entry["from"]
+                and not entry["reason"].startswith("rollback")
+            ):
                 return self.promote(entry["from"], reason=f"rollback from {current}")
         raise RegistryError(f"nothing to roll back to: {current} has no earlier version on record")
 

@@ -73,10 +73,14 @@ def parse_taxonomy(text: str, origin: str = "<taxonomy>") -> Taxonomy:
     topics: list[Topic] = []
     for channel, entries in data["channels"].items():
         if not isinstance(entries, dict) or not entries:
-            raise TaxonomyError(f"{origin}: channel {channel!r} needs a mapping of topic: description")
+            raise TaxonomyError(
+                f"{origin}: channel {channel!r} needs a mapping of topic: description"
+            )
         for slug, description in entries.items():
             if not isinstance(description, str) or not description.strip():
-                raise TaxonomyError(f"{origin}: topic {channel}/{slug} needs a one-line description")
+                raise TaxonomyError(
+                    f"{origin}: topic {channel}/{slug} needs a one-line description"
+                )
             topics.append(Topic(str(channel), str(slug), description.strip()))
         if OTHER not in entries:
             raise TaxonomyError(f"{origin}: channel {channel!r} must keep an '{OTHER}' topic")

@@ -76,7 +76,11 @@ def _labels(examples: Sequence[Example], taxonomy: Taxonomy) -> tuple[list[int],
     sentiments, topics = [], []
     for example in examples:
         sentiments.append(SENTIMENTS.index(example.sentiment) if example.sentiment else IGNORE)
-        if example.topic and example.channel and f"{example.channel}/{example.topic}" in taxonomy.keys:
+        if (
+            example.topic
+            and example.channel
+            and f"{example.channel}/{example.topic}" in taxonomy.keys
+        ):
             topics.append(taxonomy.index(example.channel, example.topic))
         else:
             topics.append(IGNORE)
@@ -92,9 +96,7 @@ def _split_calibration(
     return shuffled[held:], shuffled[:held]
 
 
-def _batches(
-    examples: Sequence[Example], size: int, rng: random.Random
-) -> list[list[Example]]:
+def _batches(examples: Sequence[Example], size: int, rng: random.Random) -> list[list[Example]]:
     order = list(examples)
     rng.shuffle(order)
     return [order[i : i + size] for i in range(0, len(order), size)]
@@ -109,7 +111,10 @@ def _logits(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     device = model.topic_prototypes.device
     encoded = tokenizer(
-        [e.text for e in batch], padding=True, truncation=True, max_length=max_length,
+        [e.text for e in batch],
+        padding=True,
+        truncation=True,
+        max_length=max_length,
         return_tensors="pt",
     ).to(device)
     sentiment, topic = model(encoded["input_ids"], encoded["attention_mask"])
@@ -151,7 +156,9 @@ def fine_tune(
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: min((s + 1) / warmup, max(0.0, (steps - s) / max(1, steps - warmup)))
     )
-    result = TrainingResult(checkpoint, trained_on=len(train_set), calibrated_on=len(calibration_set))
+    result = TrainingResult(
+        checkpoint, trained_on=len(train_set), calibrated_on=len(calibration_set)
+    )
     model.train()
     bar = tqdm(total=steps, desc="fine-tuning", unit="step", disable=not progress)
     step = 0
@@ -161,7 +168,7 @@ def fine_tune(
             sentiment, topic = _logits(model, tokenizer, batch, taxonomy, config.max_length)
             loss = _loss(sentiment, sentiment_y, topic, topic_y, config.topic_loss_weight)
             optimizer.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             schedule.step()

@@ -11,9 +11,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from models.errors import RegistryError
 from models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
 from models.encoder import default_encoder_path, load_encoder
+from models.errors import RegistryError
 from models.evaluation import evaluate
 from models.examples import Example, seed_golden_set, seed_training_set, summarize
 from models.inference import EngineOptions, InferenceEngine, resolve_device
@@ -88,7 +88,9 @@ def build_version(
         "final_loss": round(sum(result.losses[-10:]) / max(1, len(result.losses[-10:])), 4),
         "sentiment_temperature": result.sentiment_temperature,
         "topic_temperature": result.topic_temperature,
-        "encoder": str(encoder_path or default_encoder_path()) if parent is None else f"from {parent}",
+        "encoder": str(encoder_path or default_encoder_path())
+        if parent is None
+        else f"from {parent}",
     }
     with registry.stage() as staged:
         save_checkpoint(checkpoint, staged)
@@ -107,9 +109,16 @@ def ensure_default_version(
     current = registry.current()
     if current is not None:
         return current
-    log.info("the model registry at %s is empty: training the default model on the seed data", registry.root)
+    log.info(
+        "the model registry at %s is empty: training the default model on the seed data",
+        registry.root,
+    )
     built = build_version(
-        registry, taxonomy, seed_training_set(), encoder_path=encoder_path, progress=progress,
+        registry,
+        taxonomy,
+        seed_training_set(),
+        encoder_path=encoder_path,
+        progress=progress,
         notes="default model trained on the bundled seed data",
     )
     return registry.promote(built.version.id, reason="default model for an empty registry")

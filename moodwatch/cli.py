@@ -19,9 +19,22 @@ from moodwatch.errors import MoodwatchError
 COMMANDS: dict[str, tuple[str, str, str]] = {
     "config": ("moodwatch.commands.config", "config", "Show the effective settings."),
     "model": ("moodwatch.commands.model", "model", "Train, evaluate and manage model versions."),
-    "worker": ("moodwatch.commands.worker", "worker", "Run a stream worker (Kafka → model → Elasticsearch)."),
+    "worker": (
+        "moodwatch.commands.worker",
+        "worker",
+        "Run a stream worker (Kafka → model → Elasticsearch).",
+    ),
     "index": ("moodwatch.commands.index", "index", "Create and inspect Elasticsearch indices."),
-    "infra": ("moodwatch.commands.infra", "infra", "Local Kafka and Elasticsearch: up, down, status."),
+    "demo": (
+        "moodwatch.commands.demo",
+        "demo",
+        "Run the system on local services with sample data.",
+    ),
+    "infra": (
+        "moodwatch.commands.infra",
+        "infra",
+        "Local Kafka and Elasticsearch: up, down, status.",
+    ),
     "feed": ("moodwatch.commands.feed", "feed", "Send a file of texts (or stdin) to Kafka."),
     "dlq": ("moodwatch.commands.dlq", "dlq", "Inspect, export and replay the dead-letter topic."),
 }

@@ -66,9 +66,7 @@ def build_handler(settings: Settings) -> logging.Handler:
     if settings.log_format == "json":
         handler.setFormatter(JsonLines())
     else:
-        handler.setFormatter(
-            logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
-        )
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
     handler.addFilter(SecretMask(secret_values(settings)))
     return handler
 

@@ -1,8 +1,9 @@
 """The one typed settings object for every moodwatch process.
 
 Values come, in order of precedence, from keyword arguments, ``MOODWATCH_*`` environment
-variables, a ``.env`` file in the working directory, and the defaults below. The environment is
-read here and nowhere else. Secrets are :class:`pydantic.SecretStr`, so they print as ``**********``.
+variables, a ``.env`` file in the working directory, and the defaults below. The environment
+is read here and nowhere else. Secrets are :class:`pydantic.SecretStr`, so they print as
+``**********``.
 """
 
 from __future__ import annotations
@@ -132,12 +133,12 @@ class Settings(BaseSettings):
 
     @model_validator(mode="after")
     def _check_security(self) -> Settings:
-        if self.kafka_security_protocol.startswith("SASL"):
-            if not (self.kafka_sasl_mechanism and self.kafka_sasl_username):
-                raise ValueError(
-                    "kafka_security_protocol SASL_* needs MOODWATCH_KAFKA_SASL_MECHANISM and "
-                    "MOODWATCH_KAFKA_SASL_USERNAME (and MOODWATCH_KAFKA_SASL_PASSWORD)"
-                )
+        sasl = self.kafka_security_protocol.startswith("SASL")
+        if sasl and not (self.kafka_sasl_mechanism and self.kafka_sasl_username):
+            raise ValueError(
+                "kafka_security_protocol SASL_* needs MOODWATCH_KAFKA_SASL_MECHANISM and "
+                "MOODWATCH_KAFKA_SASL_USERNAME (and MOODWATCH_KAFKA_SASL_PASSWORD)"
+            )
         if self.es_api_key and (self.es_username or self.es_password):
             raise ValueError("set either MOODWATCH_ES_API_KEY or ES username/password, not both")
         return self

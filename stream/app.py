@@ -6,8 +6,10 @@ processes started with the same settings form one consumer group and share the p
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
+import shutil
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -65,13 +67,19 @@ class FaustDeadLetters:
         await delivery
 
 
-def build_worker(settings: Settings, engine: InferenceEngine, web_port: int | None = None) -> Worker:
+def build_worker(
+    settings: Settings, engine: InferenceEngine, web_port: int | None = None
+) -> Worker:
+    # Faust wants a data folder even with in-memory tables; one per process, removed at exit.
+    datadir = settings.infra_home / "faust" / f"worker-{os.getpid()}"
+    datadir.mkdir(parents=True, exist_ok=True)
+    atexit.register(shutil.rmtree, datadir, ignore_errors=True)
     app = faust.App(
         settings.worker_group,
         broker=[f"kafka://{server}" for server in settings.bootstrap_servers],
         broker_credentials=faust_credentials(settings),
         store="memory://",
-        datadir=str(settings.infra_home / "faust" / f"worker-{os.getpid()}"),
+        datadir=str(datadir),
         web_port=web_port or settings.worker_web_port,
         web_host="127.0.0.1",
         topic_partitions=settings.topic_partitions,
@@ -87,8 +95,12 @@ def build_worker(settings: Settings, engine: InferenceEngine, web_port: int | No
     metrics.serve_version(engine.version)
     worker = Worker(app, scoring, metrics)
     topic_channels = {topic: channel for channel, topic in settings.input_topics.items()}
-    inputs = app.topic(*settings.input_topics.values(), value_serializer="raw", key_serializer="raw")
-    dead_letter_topic = app.topic(settings.topic_dead_letter, value_serializer="raw", key_serializer="raw")
+    inputs = app.topic(
+        *settings.input_topics.values(), value_serializer="raw", key_serializer="raw"
+    )
+    dead_letter_topic = app.topic(
+        settings.topic_dead_letter, value_serializer="raw", key_serializer="raw"
+    )
 
     def on_fatal(exc: BaseException) -> None:
         app.loop.create_task(app.crash(exc))
@@ -116,10 +128,17 @@ def build_worker(settings: Settings, engine: InferenceEngine, web_port: int | No
 
     @app.agent(inputs)
     async def classify(stream: faust.StreamT[bytes]) -> None:
-        """Micro-batches: up to batch_max_size records or batch_max_wait_s, whichever first."""
+        """Micro-batches: up to batch_max_size records or batch_max_wait_s, whichever first.
+
+        ``noack_take`` yields events and leaves acknowledging to us; ``take`` would ack a batch
+        as soon as the next one is requested, before it is safely in Elasticsearch.
+        """
         running = pipeline()
-        async for events in stream.noack_take(settings.batch_max_size, within=settings.batch_max_wait_s):
-            batch: list[EventT] = list(events)  # type: ignore[arg-type]
+        concrete: Any = stream  # noack_take is on faust.Stream, not on the StreamT protocol
+        async for events in concrete.noack_take(
+            settings.batch_max_size, within=settings.batch_max_wait_s
+        ):
+            batch: list[EventT[Any]] = list(events)
             records = [
                 RawRecord(
                     value=e.message.value,
@@ -130,7 +149,7 @@ def build_worker(settings: Settings, engine: InferenceEngine, web_port: int | No
                 for e in batch
             ]
 
-            async def acknowledge(acked: list[EventT] = batch) -> None:
+            async def acknowledge(acked: list[EventT[Any]] = batch) -> None:
                 for event in acked:
                     await stream.ack(event)
                     tp = event.message.tp
@@ -138,16 +157,19 @@ def build_worker(settings: Settings, engine: InferenceEngine, web_port: int | No
 
             await running.submit(records, acknowledge)
 
-    @app.timer(interval=5.0)
+    @app.timer(interval=5.0)  # type: ignore[untyped-decorator]
     async def record_lag() -> None:
         for tp in app.consumer.assignment():
             try:
                 end = app.consumer.highwater(tp)
-            except Exception:  # noqa: BLE001 - the partition may be moving in a rebalance
+            except Exception:  # the partition may be moving in a rebalance: skip this round
+                log.debug("no high-water mark for %s yet", tp)
                 continue
             if end is not None:
                 done = worker.processed.get(tp, -1) + 1
-                metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(max(0, end - done))
+                metrics.consumer_lag.labels(topic=tp.topic, partition=str(tp.partition)).set(
+                    max(0, end - done)
+                )
 
     @app.page("/metrics")
     async def prometheus(web: Any, request: Any) -> Any:
@@ -158,7 +180,11 @@ def build_worker(settings: Settings, engine: InferenceEngine, web_port: int | No
         running = worker.pipeline
         ok = running is None or running.failure is None
         return web.json(
-            {"ok": ok, "model_version": scoring.version, "in_flight": running.in_flight if running else 0},
+            {
+                "ok": ok,
+                "model_version": scoring.version,
+                "in_flight": running.in_flight if running else 0,
+            },
             status=200 if ok else 503,
         )
 
@@ -169,5 +195,3 @@ async def stop_worker(worker: Worker) -> None:
     if worker.pipeline is not None:
         await worker.pipeline.stop()
     worker.scoring.close()
-
-

@@ -14,7 +14,9 @@ from stream.index_layout import IndexLayout
 def create_templates(client: Elasticsearch, layout: IndexLayout) -> list[str]:
     """Put the index templates (idempotent: same body, same result); returns their names."""
     try:
-        client.indices.put_index_template(name=layout.messages_template, **layout.messages_template_body())
+        client.indices.put_index_template(
+            name=layout.messages_template, **layout.messages_template_body()
+        )
     except TransportConnectionError as exc:
         raise IndexingError(f"cannot reach Elasticsearch: {exc}") from exc
     except ApiError as exc:
@@ -27,12 +29,17 @@ def index_status(client: Elasticsearch, layout: IndexLayout) -> dict[str, Any]:
     try:
         health = client.cluster.health()
         has_template = bool(client.indices.exists_index_template(name=layout.messages_template))
-        indices = client.cat.indices(index=f"{layout.prefix}-messages-*", format="json", h="index,docs.count,store.size,health")
+        indices = client.cat.indices(
+            index=f"{layout.prefix}-messages-*",
+            format="json",
+            h="index,docs.count,store.size,health",
+        )
     except TransportConnectionError as exc:
         raise IndexingError(f"cannot reach Elasticsearch: {exc}") from exc
     except ApiError as exc:
         raise IndexingError(f"Elasticsearch refused a status request: {exc}") from exc
-    rows = sorted((dict(row) for row in indices), key=lambda r: str(r["index"]))
+    found: list[dict[str, Any]] = [row for row in indices.body if isinstance(row, dict)]
+    rows = sorted(found, key=lambda r: str(r["index"]))
     return {
         "cluster": health["cluster_name"],
         "status": health["status"],

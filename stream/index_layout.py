@@ -48,7 +48,13 @@ MESSAGE_PROPERTIES: dict[str, Any] = {
     },
     "model_version": _KEYWORD,
     "redactions": _KEYWORD,
-    "kafka": {"properties": {"topic": _KEYWORD, "partition": {"type": "integer"}, "offset": {"type": "long"}}},
+    "kafka": {
+        "properties": {
+            "topic": _KEYWORD,
+            "partition": {"type": "integer"},
+            "offset": {"type": "long"},
+        }
+    },
     "metadata": {"type": "object", "enabled": False},
 }
 

@@ -11,35 +11,59 @@ class WorkerMetrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
         r = self.registry
-        self.messages_in = Counter("moodwatch_messages_in", "Records read from Kafka", ["topic"], registry=r)
+        self.messages_in = Counter(
+            "moodwatch_messages_in", "Records read from Kafka", ["topic"], registry=r
+        )
         self.messages_indexed = Counter(
-            "moodwatch_messages_indexed", "Documents written to Elasticsearch", ["channel"], registry=r
+            "moodwatch_messages_indexed",
+            "Documents written to Elasticsearch",
+            ["channel"],
+            registry=r,
         )
         self.dead_letters = Counter(
-            "moodwatch_dead_letters", "Records sent to the dead-letter topic", ["reason"], registry=r
+            "moodwatch_dead_letters",
+            "Records sent to the dead-letter topic",
+            ["reason"],
+            registry=r,
         )
-        self.es_retries = Counter("moodwatch_es_retries", "Elasticsearch writes retried", registry=r)
+        self.es_retries = Counter(
+            "moodwatch_es_retries", "Elasticsearch writes retried", registry=r
+        )
         self.batch_size = Histogram(
-            "moodwatch_batch_size", "Messages per scored micro-batch",
-            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024), registry=r,
+            "moodwatch_batch_size",
+            "Messages per scored micro-batch",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024),
+            registry=r,
         )
         self.inference_seconds = Histogram(
-            "moodwatch_inference_seconds", "Model time per micro-batch", registry=r,
+            "moodwatch_inference_seconds",
+            "Model time per micro-batch",
+            registry=r,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10),
         )
         self.index_seconds = Histogram(
-            "moodwatch_index_seconds", "Elasticsearch bulk time per micro-batch", registry=r,
+            "moodwatch_index_seconds",
+            "Elasticsearch bulk time per micro-batch",
+            registry=r,
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 60),
         )
         self.end_to_end_seconds = Histogram(
-            "moodwatch_end_to_end_seconds", "created_at to indexed, per message",
-            buckets=_LATENCY_BUCKETS, registry=r,
+            "moodwatch_end_to_end_seconds",
+            "created_at to indexed, per message",
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
         )
         self.consumer_lag = Gauge(
-            "moodwatch_consumer_lag", "Records behind the partition end", ["topic", "partition"], registry=r
+            "moodwatch_consumer_lag",
+            "Records behind the partition end",
+            ["topic", "partition"],
+            registry=r,
         )
         self.model_version = Gauge(
-            "moodwatch_model_version_info", "The model version being served (value 1)", ["version"], registry=r
+            "moodwatch_model_version_info",
+            "The model version being served (value 1)",
+            ["version"],
+            registry=r,
         )
 
     def serve_version(self, version: str) -> None:

@@ -46,7 +46,9 @@ class Scorer(Protocol):
     @property
     def version(self) -> str: ...
 
-    async def score(self, texts: Sequence[str], channels: Sequence[str | None]) -> list[Prediction]: ...
+    async def score(
+        self, texts: Sequence[str], channels: Sequence[str | None]
+    ) -> list[Prediction]: ...
 
 
 class DeadLetterSink(Protocol):
@@ -123,7 +125,9 @@ class Pipeline:
         except asyncio.CancelledError:
             raise
         except BaseException as exc:  # a bug or a fatal refusal: stop, do not ack, restart
-            log.exception("pipeline stage failed; nothing after the last acknowledged batch is lost")
+            log.exception(
+                "pipeline stage failed; nothing after the last acknowledged batch is lost"
+            )
             self.failure = exc
             if self._on_fatal:
                 self._on_fatal(exc)
@@ -155,18 +159,28 @@ class Pipeline:
         for record in batch.records:
             self.metrics.messages_in.labels(topic=record.position.topic).inc()
             outcome = validate(
-                record.value, record.position, record.timestamp_ms,
-                self.topic_channels.get(record.position.topic), self.limits,
+                record.value,
+                record.position,
+                record.timestamp_ms,
+                self.topic_channels.get(record.position.topic),
+                self.limits,
             )
             if isinstance(outcome, Rejection):
                 await self._dead_letter(record, outcome)
                 continue
             text, kinds = self.redactor.redact(outcome.text)
             message = Message(
-                id=outcome.id, text=text, channel=outcome.channel, created_at=outcome.created_at,
-                position=outcome.position, source=outcome.source, lang=outcome.lang,
-                author=outcome.author, conversation_id=outcome.conversation_id,
-                metadata=outcome.metadata, redactions=kinds,
+                id=outcome.id,
+                text=text,
+                channel=outcome.channel,
+                created_at=outcome.created_at,
+                position=outcome.position,
+                source=outcome.source,
+                lang=outcome.lang,
+                author=outcome.author,
+                conversation_id=outcome.conversation_id,
+                metadata=outcome.metadata,
+                redactions=kinds,
             )
             batch.accepted.append(message)
             batch.raw_by_id[message.id] = record
@@ -174,7 +188,9 @@ class Pipeline:
     async def _score(self, messages: list[Message]) -> list[Prediction | Rejection]:
         """Score a batch; when the model fails, split it to find and reject only the culprits."""
         try:
-            return list(await self.scorer.score([m.text for m in messages], [m.channel for m in messages]))
+            return list(
+                await self.scorer.score([m.text for m in messages], [m.channel for m in messages])
+            )
         except InferenceError as exc:
             if len(messages) == 1:
                 return [Rejection(Reason.MODEL_FAILED, str(exc)[:2000])]
@@ -204,14 +220,26 @@ class Pipeline:
         for doc_id, message in by_id.items():
             if doc_id not in rejected:
                 self.metrics.messages_indexed.labels(channel=message.channel).inc()
-                self.metrics.end_to_end_seconds.observe(max(0.0, (now - message.created_at).total_seconds()))
+                self.metrics.end_to_end_seconds.observe(
+                    max(0.0, (now - message.created_at).total_seconds())
+                )
 
-    async def _dead_letter(self, record: RawRecord, rejection: Rejection, message_id: str | None = None) -> None:
+    async def _dead_letter(
+        self, record: RawRecord, rejection: Rejection, message_id: str | None = None
+    ) -> None:
         value = dead_letter(
-            rejection.reason, rejection.detail, record.value or b"", record.position, record.key, message_id
+            rejection.reason,
+            rejection.detail,
+            record.value or b"",
+            record.position,
+            record.key,
+            message_id,
         )
         await self.dead_letters.send(value, record.key)
         self.metrics.dead_letters.labels(reason=rejection.reason.value).inc()
         log.info(
-            "dead-lettered %s: %s (%s)", record.position.default_id, rejection.reason.value, rejection.detail[:200]
+            "dead-lettered %s: %s (%s)",
+            record.position.default_id,
+            rejection.reason.value,
+            rejection.detail[:200],
         )

@@ -96,7 +96,11 @@ def dead_letter(
         "message_id": message_id,
         "original_b64": base64.b64encode(original).decode("ascii"),
         "key_b64": base64.b64encode(key).decode("ascii") if key is not None else None,
-        "source": {"topic": position.topic, "partition": position.partition, "offset": position.offset},
+        "source": {
+            "topic": position.topic,
+            "partition": position.partition,
+            "offset": position.offset,
+        },
         "failed_at": datetime.now(UTC).isoformat(),
         "worker": WORKER_NAME,
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError, TopicAlreadyExistsError
 
@@ -12,8 +14,12 @@ from stream.errors import StreamError
 
 def topic_names(settings: Settings) -> list[str]:
     return [
-        settings.topic_news, settings.topic_chat, settings.topic_dead_letter,
-        settings.topic_labels, settings.topic_alerts, settings.topic_model_updates,
+        settings.topic_news,
+        settings.topic_chat,
+        settings.topic_dead_letter,
+        settings.topic_labels,
+        settings.topic_alerts,
+        settings.topic_model_updates,
     ]
 
 
@@ -25,12 +31,10 @@ async def ensure_topics(settings: Settings, replication_factor: int = 1) -> list
         existing = set(await admin.list_topics())
         missing = [name for name in topic_names(settings) if name not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another worker won the race
                 await admin.create_topics(
                     [NewTopic(n, settings.topic_partitions, replication_factor) for n in missing]
                 )
-            except TopicAlreadyExistsError:  # another worker won the race: fine
-                pass
         return missing
     except KafkaError as exc:
         raise StreamError(

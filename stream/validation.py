@@ -39,7 +39,9 @@ def validate(
     if raw is None:
         return Rejection(Reason.MISSING_TEXT, "the record has no value (tombstone)")
     if len(raw) > limits.max_bytes:
-        return Rejection(Reason.TOO_LARGE, f"{len(raw)} bytes is over the {limits.max_bytes}-byte limit")
+        return Rejection(
+            Reason.TOO_LARGE, f"{len(raw)} bytes is over the {limits.max_bytes}-byte limit"
+        )
     try:
         decoded = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -68,14 +70,20 @@ def _from_object(
     if not text.strip():
         return Rejection(Reason.EMPTY_TEXT, "'text' is empty or only whitespace")
     if len(text) > limits.max_chars:
-        return Rejection(Reason.TEXT_TOO_LONG, f"'text' has {len(text)} characters, over {limits.max_chars}")
+        return Rejection(
+            Reason.TEXT_TOO_LONG, f"'text' has {len(text)} characters, over {limits.max_chars}"
+        )
     for name in _OPTIONAL_STRINGS:
         value = data.get(name)
         if value is not None and not isinstance(value, str):
-            return Rejection(Reason.WRONG_TYPE, f"{name!r} must be a string, got {type(value).__name__}")
+            return Rejection(
+                Reason.WRONG_TYPE, f"{name!r} must be a string, got {type(value).__name__}"
+            )
     metadata = data.get("metadata") or {}
     if not isinstance(metadata, dict):
-        return Rejection(Reason.WRONG_TYPE, f"'metadata' must be an object, got {type(metadata).__name__}")
+        return Rejection(
+            Reason.WRONG_TYPE, f"'metadata' must be an object, got {type(metadata).__name__}"
+        )
     try:  # JSON escapes can smuggle in lone surrogates, which no index can store
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -91,7 +99,9 @@ def _from_object(
         try:
             created = parse_created_at(data["created_at"])
         except ValueError:
-            return Rejection(Reason.BAD_CREATED_AT, f"'created_at' {data['created_at']!r} is not ISO-8601")
+            return Rejection(
+                Reason.BAD_CREATED_AT, f"'created_at' {data['created_at']!r} is not ISO-8601"
+            )
     elif timestamp_ms is not None and timestamp_ms > 0:
         created = datetime.fromtimestamp(timestamp_ms / 1000, tz=UTC)
     else:

@@ -39,16 +39,32 @@ def model() -> None:
 
 
 @model.command()
-@click.option("--data", "data_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
-              help="Extra labelled JSONL ({text, sentiment?, topic?, channel?}); repeatable.")
+@click.option(
+    "--data",
+    "data_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Extra labelled JSONL ({text, sentiment?, topic?, channel?}); repeatable.",
+)
 @click.option("--no-seed", is_flag=True, help="Train only on --data, without the bundled seed set.")
 @click.option("--parent", help="Fine-tune this version further instead of the plain encoder.")
 @click.option("--epochs", type=click.IntRange(1, 50), default=4, show_default=True)
-@click.option("--seed", "random_seed", type=int, default=1234, show_default=True, help="Random seed.")
-@click.option("--promote/--no-promote", default=None,
-              help="Make the new version current (default: only when none is current).")
-def train(data_files: tuple[Path, ...], no_seed: bool, parent: str | None, epochs: int,
-          random_seed: int, promote: bool | None) -> None:
+@click.option(
+    "--seed", "random_seed", type=int, default=1234, show_default=True, help="Random seed."
+)
+@click.option(
+    "--promote/--no-promote",
+    default=None,
+    help="Make the new version current (default: only when none is current).",
+)
+def train(
+    data_files: tuple[Path, ...],
+    no_seed: bool,
+    parent: str | None,
+    epochs: int,
+    random_seed: int,
+    promote: bool | None,
+) -> None:
     """Fine-tune a new version (encoder included) and print its evaluation on the golden set."""
     from models.evaluation import render_report
     from models.examples import read_jsonl, seed_training_set
@@ -60,11 +76,16 @@ def train(data_files: tuple[Path, ...], no_seed: bool, parent: str | None, epoch
     new = [] if no_seed else seed_training_set()
     for path in data_files:
         new.extend(read_jsonl(path))
-    config = TrainingConfig(epochs=epochs, seed=random_seed, max_length=settings.max_seq_length,
-                            threads=settings.torch_threads)
+    config = TrainingConfig(
+        epochs=epochs,
+        seed=random_seed,
+        max_length=settings.max_seq_length,
+        threads=settings.torch_threads,
+    )
     click.echo(f"training on {len(new)} labelled examples ({epochs} epochs, seed {random_seed})")
-    built = build_version(registry, taxonomy, new, parent=parent, encoder_path=settings.encoder_path,
-                          config=config)
+    built = build_version(
+        registry, taxonomy, new, parent=parent, encoder_path=settings.encoder_path, config=config
+    )
     click.echo(render_report(built.report, f"{built.version.id} on the golden set"))
     click.echo(f"registered {built.version.id} in {registry.root} ({built.seconds:.0f} s)")
     if promote or (promote is None and registry.current_id() is None):
@@ -86,7 +107,11 @@ def eval_(file: Path, version_id: str | None, as_json: bool) -> None:
     examples = read_jsonl(file)
     engine = load_engine(_registry(settings), version_id, _taxonomy(settings), _options(settings))
     report = evaluate(engine, examples)
-    click.echo(json.dumps(report, indent=2) if as_json else render_report(report, f"{engine.version} on {file}"))
+    click.echo(
+        json.dumps(report, indent=2)
+        if as_json
+        else render_report(report, f"{engine.version} on {file}")
+    )
 
 
 @model.command(name="list")
@@ -127,7 +152,9 @@ def show(version_id: str | None) -> None:
         click.secho(f"checksum: FAILED: {exc}", fg="red")
     report_file = version.path / "report.json"
     if report_file.is_file():
-        click.echo(render_report(json.loads(report_file.read_text()), f"{version.id} on the golden set"))
+        click.echo(
+            render_report(json.loads(report_file.read_text()), f"{version.id} on the golden set")
+        )
 
 
 @model.command()
@@ -156,5 +183,7 @@ def predict(texts: tuple[str, ...], channel: str | None) -> None:
 
     settings = load_settings()
     engine = load_engine(_registry(settings), None, _taxonomy(settings), _options(settings))
-    for text, prediction in zip(texts, engine.predict(list(texts), [channel] * len(texts)), strict=True):
+    for text, prediction in zip(
+        texts, engine.predict(list(texts), [channel] * len(texts)), strict=True
+    ):
         click.echo(json.dumps({"text": text, **asdict(prediction)}))

@@ -10,9 +10,12 @@ from moodwatch.settings import load_settings
 
 
 @click.command()
-@click.option("--web-port", type=click.IntRange(1, 65535),
-              help="Port for /metrics and /health (default MOODWATCH_WORKER_WEB_PORT); "
-                   "give each worker on one host its own.")
+@click.option(
+    "--web-port",
+    type=click.IntRange(1, 65535),
+    help="Port for /metrics and /health (default MOODWATCH_WORKER_WEB_PORT); "
+    "give each worker on one host its own.",
+)
 def worker(web_port: int | None) -> None:
     """Consume the news and chat topics, score each message and index it in Elasticsearch.
 
@@ -37,8 +40,10 @@ def worker(web_port: int | None) -> None:
     taxonomy = load_taxonomy(settings.taxonomy_path)
     ensure_default_version(registry, taxonomy, settings.encoder_path)
     options = EngineOptions(
-        device=settings.device, max_length=settings.max_seq_length,
-        token_budget=settings.batch_token_budget, threads=settings.torch_threads,
+        device=settings.device,
+        max_length=settings.max_seq_length,
+        token_budget=settings.batch_token_budget,
+        threads=settings.torch_threads,
     )
     engine = load_engine(registry, None, taxonomy, options)
     client = elasticsearch(settings)

@@ -99,7 +99,13 @@ async def _create_topics(settings: Settings, env: dict[str, str]) -> None:
     admin = AIOKafkaAdminClient(**kafka_options(settings))
     await admin.start()
     try:
-        names = [v for k, v in env.items() if k.startswith("MOODWATCH_TOPIC_") and k != "MOODWATCH_TOPIC_PARTITIONS"]
-        await admin.create_topics([NewTopic(n, num_partitions=4, replication_factor=1) for n in names])
+        names = [
+            v
+            for k, v in env.items()
+            if k.startswith("MOODWATCH_TOPIC_") and k != "MOODWATCH_TOPIC_PARTITIONS"
+        ]
+        await admin.create_topics(
+            [NewTopic(n, num_partitions=4, replication_factor=1) for n in names]
+        )
     finally:
         await admin.close()

@@ -56,13 +56,13 @@ class WorkerProcess:
 
     def healthy(self) -> bool:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/health", timeout=2) as r:  # noqa: S310
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/health", timeout=2) as r:
                 return bool(json.loads(r.read())["ok"])
         except OSError:
             return False
 
     def metrics(self) -> str:
-        with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/metrics", timeout=5) as r:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/metrics", timeout=5) as r:
             return str(r.read().decode())
 
     def tail(self, lines: int = 40) -> str:
@@ -136,13 +136,18 @@ class StreamRig:
 
     def documents(self) -> list[dict[str, Any]]:
         self.es.indices.refresh(index=self.alias)
-        return [hit["_source"] | {"_id": hit["_id"]} for hit in scan(self.es, index=self.alias, size=2000)]
+        return [
+            hit["_source"] | {"_id": hit["_id"]}
+            for hit in scan(self.es, index=self.alias, size=2000)
+        ]
 
     def dead_letters(self, expected: int, timeout: float = 120) -> list[dict[str, Any]]:
         async def read() -> list[dict[str, Any]]:
             consumer = AIOKafkaConsumer(
-                self.env["MOODWATCH_TOPIC_DEAD_LETTER"], **kafka_options(self.settings),
-                auto_offset_reset="earliest", enable_auto_commit=False,
+                self.env["MOODWATCH_TOPIC_DEAD_LETTER"],
+                **kafka_options(self.settings),
+                auto_offset_reset="earliest",
+                enable_auto_commit=False,
             )
             await consumer.start()
             out: list[dict[str, Any]] = []
@@ -167,10 +172,13 @@ class StreamRig:
                     raise AssertionError(f"{worker.name} exited:\n{worker.tail()}")
             return self.count() >= expected
 
-        wait_for(done, timeout, f"{expected} documents in {self.alias} (have {self.count()})", every=1.0)
+        wait_for(
+            done, timeout, f"{expected} documents in {self.alias} (have {self.count()})", every=1.0
+        )
 
     def close(self) -> None:
         for worker in self.workers:
             worker.stop()
-        self.es.indices.delete(index=f"{self.env['MOODWATCH_ES_INDEX_PREFIX']}-*", ignore_unavailable=True)
+        for name in self.es.indices.get(index=f"{self.env['MOODWATCH_ES_INDEX_PREFIX']}-*"):
+            self.es.indices.delete(index=name)
         self.es.indices.delete_index_template(name=self.alias, ignore=[404])

@@ -32,16 +32,18 @@ def test_template_bulk_search_and_date_histogram(es: Elasticsearch, unique) -> N
     for i in range(500):
         created = start + timedelta(minutes=i)
         index = f"{base}-a" if i < 250 else f"{base}-b"  # two indices behind one alias
-        docs.append({
-            "_index": index,
-            "_id": f"m-{i}",
-            "_source": {
-                "text": f"message number {i}",
-                "channel": "chat" if i % 2 else "news",
-                "sentiment": "negative" if i % 5 == 0 else "positive",
-                "created_at": created.isoformat(),
-            },
-        })
+        docs.append(
+            {
+                "_index": index,
+                "_id": f"m-{i}",
+                "_source": {
+                    "text": f"message number {i}",
+                    "channel": "chat" if i % 2 else "news",
+                    "sentiment": "negative" if i % 5 == 0 else "positive",
+                    "created_at": created.isoformat(),
+                },
+            }
+        )
     try:
         ok, errors = bulk(es, docs, refresh="wait_for")
         assert ok == 500 and errors == []
@@ -63,8 +65,12 @@ def test_template_bulk_search_and_date_histogram(es: Elasticsearch, unique) -> N
         assert sum(b["doc_count"] for b in hours) == 100
         assert hours[0]["key_as_string"].startswith("2026-11-01T09:00")
         assert all(b["doc_count"] == 12 for b in hours[:8])  # every 5th minute of each full hour
-        channels = {b["key"]: b["doc_count"] for b in result["aggregations"]["per_channel"]["buckets"]}
+        channels = {
+            b["key"]: b["doc_count"] for b in result["aggregations"]["per_channel"]["buckets"]
+        }
         assert channels == {"news": 50, "chat": 50}
     finally:
-        es.indices.delete(index=f"{base}-*", ignore_unavailable=True)
+        # ES 8 refuses wildcard deletes (action.destructive_requires_name): name each index.
+        for name in es.indices.get(index=f"{base}-*"):
+            es.indices.delete(index=name)
         es.indices.delete_index_template(name=base)

@@ -22,7 +22,10 @@ def _free_port() -> int:
 
 
 async def test_faust_worker_round_trip(
-    services: Settings, create_topic, unique, tmp_path: Path  # type: ignore[no-untyped-def]
+    services: Settings,
+    create_topic,
+    unique,
+    tmp_path: Path,  # type: ignore[no-untyped-def]
 ) -> None:
     source = await create_topic(unique("echo-in"))
     sink = await create_topic(unique("echo-out"))
@@ -36,8 +39,19 @@ async def test_faust_worker_round_trip(
         "ECHO_WEB_PORT": str(_free_port()),
     }
     worker = subprocess.Popen(
-        [sys.executable, "-m", "faust", "-A", "tests.integration.apps.echo_app", "worker", "-l", "warning"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "faust",
+            "-A",
+            "tests.integration.apps.echo_app",
+            "worker",
+            "-l",
+            "warn",
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
         cwd=Path(__file__).resolve().parents[2],
     )
     consumer = AIOKafkaConsumer(sink, **kafka_options(services), auto_offset_reset="earliest")

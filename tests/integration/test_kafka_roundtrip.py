@@ -12,7 +12,9 @@ from stream.connections import kafka_options
 
 
 async def test_keyed_messages_spread_over_partitions_and_group_commits(
-    services: Settings, create_topic, unique  # type: ignore[no-untyped-def]
+    services: Settings,
+    create_topic,
+    unique,  # type: ignore[no-untyped-def]
 ) -> None:
     topic = await create_topic(unique("roundtrip"), partitions=3)
     group = unique("group")
@@ -27,8 +29,11 @@ async def test_keyed_messages_spread_over_partitions_and_group_commits(
         await producer.stop()
 
     consumer = AIOKafkaConsumer(
-        topic, **kafka_options(services), group_id=group,
-        auto_offset_reset="earliest", enable_auto_commit=False,
+        topic,
+        **kafka_options(services),
+        group_id=group,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
     )
     await consumer.start()
     received: dict[int, list[bytes]] = defaultdict(list)
@@ -51,14 +56,18 @@ async def test_keyed_messages_spread_over_partitions_and_group_commits(
     values = sorted(v for part in received.values() for v in part)
     assert values == sorted(v for _, v in sent)
     assert len(received) == 3, "keys should spread over all three partitions"
-    assert all(len(parts) == 1 for parts in keys_by_partition.values()), "a key stays on one partition"
+    assert all(len(parts) == 1 for parts in keys_by_partition.values()), (
+        "a key stays on one partition"
+    )
     for part in received.values():  # order within a partition is the order sent
         numbers = [int(v.split()[1]) for v in part]
         assert numbers == sorted(numbers)
     assert committed == ends
 
     # A new member of the same group resumes after the commit: nothing is delivered twice.
-    again = AIOKafkaConsumer(topic, **kafka_options(services), group_id=group, enable_auto_commit=False)
+    again = AIOKafkaConsumer(
+        topic, **kafka_options(services), group_id=group, enable_auto_commit=False
+    )
     await again.start()
     try:
         assert await again.getmany(timeout_ms=3000) == {}

@@ -27,32 +27,54 @@ def _unparseable(value: str) -> bool:
     return False
 
 
-json_scalar = st.one_of(st.integers(), st.floats(allow_nan=False, allow_infinity=False), st.booleans(), st.text(max_size=20))
+json_scalar = st.one_of(
+    st.integers(),
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.text(max_size=20),
+)
 bad_message = st.one_of(
     st.binary(max_size=60).map(lambda b: b"\xff" + b),  # 0xFF never occurs in UTF-8
-    st.one_of(json_scalar, st.none(), st.lists(json_scalar, max_size=4)).map(lambda v: json.dumps(v).encode()),
+    st.one_of(json_scalar, st.none(), st.lists(json_scalar, max_size=4)).map(
+        lambda v: json.dumps(v).encode()
+    ),
     st.dictionaries(st.sampled_from(["body", "msg", "txt"]), st.text(max_size=10), max_size=2).map(
-        lambda d: json.dumps(d).encode()),  # no text field at all
+        lambda d: json.dumps(d).encode()
+    ),  # no text field at all
     st.one_of(st.integers(), st.lists(st.integers(), max_size=3), st.booleans()).map(
-        lambda v: json.dumps({"text": v}).encode()),
+        lambda v: json.dumps({"text": v}).encode()
+    ),
     st.text(alphabet=" \t\r\n", max_size=6).map(lambda t: json.dumps({"text": t}).encode()),
-    st.integers(MAX_CHARS + 1, MAX_CHARS + 300).map(lambda n: json.dumps({"text": "x" * n}).encode()),
+    st.integers(MAX_CHARS + 1, MAX_CHARS + 300).map(
+        lambda n: json.dumps({"text": "x" * n}).encode()
+    ),
     st.integers().map(lambda v: json.dumps({"text": "fine", "id": v}).encode()),
-    st.text(min_size=1, max_size=8).filter(lambda c: c not in ("news", "chat")).map(
-        lambda c: json.dumps({"text": "fine", "channel": c}).encode()),
-    st.text(min_size=1, max_size=20).filter(_unparseable).map(
-        lambda t: json.dumps({"text": "fine", "created_at": t}).encode()),
-    st.text(min_size=1, max_size=30).map(lambda t: json.dumps({"text": t})[:-1].encode()),  # truncated
+    st.text(min_size=1, max_size=8)
+    .filter(lambda c: c not in ("news", "chat"))
+    .map(lambda c: json.dumps({"text": "fine", "channel": c}).encode()),
+    st.text(min_size=1, max_size=20)
+    .filter(_unparseable)
+    .map(lambda t: json.dumps({"text": "fine", "created_at": t}).encode()),
+    st.text(min_size=1, max_size=30).map(
+        lambda t: json.dumps({"text": t})[:-1].encode()
+    ),  # truncated
     st.text(min_size=1, max_size=20).map(lambda t: b"\x00" + t.encode()),  # leading NUL: not JSON
 )
 good_text = st.text(min_size=1, max_size=120).filter(lambda t: t.strip() != "")
 
 
 @pytest.mark.slow
-@settings(max_examples=1, phases=[Phase.generate], deadline=None, database=None,
-          suppress_health_check=list(HealthCheck))
-@given(bad=st.lists(bad_message, min_size=5_000, max_size=5_000),
-       good=st.lists(good_text, min_size=1_000, max_size=1_000))
+@settings(
+    max_examples=1,
+    phases=[Phase.generate],
+    deadline=None,
+    database=None,
+    suppress_health_check=list(HealthCheck),
+)
+@given(
+    bad=st.lists(bad_message, min_size=5_000, max_size=5_000),
+    good=st.lists(good_text, min_size=1_000, max_size=1_000),
+)
 def test_bad_messages_go_to_dead_letters_and_good_ones_get_indexed(
     rig: StreamRig, bad: list[bytes], good: list[str]
 ) -> None:
@@ -74,12 +96,16 @@ def test_bad_messages_go_to_dead_letters_and_good_ones_get_indexed(
     assert all(d["reason"] and d["detail"] for d in letters)
     assert {d["source"]["topic"] for d in letters} == {rig.topic("chat")}
     reasons = Counter(d["reason"] for d in letters)
-    assert {"invalid_utf8", "not_json", "not_an_object", "missing_text", "wrong_type"} <= set(reasons)
+    assert {"invalid_utf8", "not_json", "not_an_object", "missing_text", "wrong_type"} <= set(
+        reasons
+    )
     docs = rig.documents()
     assert sorted(d["_id"] for d in docs) == sorted(f"good-{i}" for i in range(len(good)))
     assert all(w.alive() for w in workers), [w.tail() for w in workers]
     dead_metric = sum(
-        float(line.split()[-1]) for w in workers for line in w.metrics().splitlines()
+        float(line.split()[-1])
+        for w in workers
+        for line in w.metrics().splitlines()
         if line.startswith("moodwatch_dead_letters_total")
     )
     assert dead_metric == len(bad)

@@ -62,16 +62,24 @@ def test_topic_added_to_taxonomy_is_scored_zero_shot(
     extended = Taxonomy(
         (
             *taxonomy.topics,
-            Topic("chat", "cancellation", "cancel my subscription or membership, close my account for good"),
+            Topic(
+                "chat",
+                "cancellation",
+                "cancel my subscription or membership, close my account for good",
+            ),
         ),
         taxonomy.min_topic_confidence,
     )
     version = tiny_registry.current()
     assert version is not None
-    engine = InferenceEngine(load_checkpoint(version.path), version.id, extended, EngineOptions(device="cpu"))
+    engine = InferenceEngine(
+        load_checkpoint(version.path), version.id, extended, EngineOptions(device="cpu")
+    )
     engine.warm_up(rounds=1)
     assert engine.zero_shot_topics == ["chat/cancellation"]
-    [prediction] = engine.predict(["please cancel my subscription, I want to end my membership"], ["chat"])
+    [prediction] = engine.predict(
+        ["please cancel my subscription, I want to end my membership"], ["chat"]
+    )
     assert "cancellation" in prediction.topic_probs
     assert prediction.topic == "cancellation"
 
@@ -79,7 +87,9 @@ def test_topic_added_to_taxonomy_is_scored_zero_shot(
 def test_retired_engine_refuses_to_score(tiny_registry: Registry) -> None:
     version = tiny_registry.current()
     assert version is not None
-    engine = InferenceEngine(load_checkpoint(version.path), version.id, None, EngineOptions(device="cpu"))
+    engine = InferenceEngine(
+        load_checkpoint(version.path), version.id, None, EngineOptions(device="cpu")
+    )
     with pytest.raises(InferenceError, match="not warmed up"):
         engine.predict(["hello"])
     engine.warm_up(rounds=1)

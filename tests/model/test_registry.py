@@ -12,7 +12,9 @@ from models.registry import Registry
 from models.versions import load_engine
 
 
-def _fake_version(registry: Registry, payload: bytes = b"weights", parent: str | None = None) -> str:
+def _fake_version(
+    registry: Registry, payload: bytes = b"weights", parent: str | None = None
+) -> str:
     with registry.stage() as staged:
         (staged / "weights.bin").write_bytes(payload)
         (staged / "tokenizer").mkdir()
@@ -60,9 +62,14 @@ def test_a_missing_file_or_manifest_is_refused(tmp_path: Path) -> None:
 
 def test_a_failed_build_leaves_no_version_behind(tmp_path: Path) -> None:
     registry = Registry(tmp_path)
-    with pytest.raises(RuntimeError), registry.stage() as staged:
-        (staged / "weights.bin").write_bytes(b"half")
-        raise RuntimeError("training crashed")
+
+    def crash_mid_write() -> None:
+        with registry.stage() as staged:
+            (staged / "weights.bin").write_bytes(b"half")
+            raise RuntimeError("training crashed")
+
+    with pytest.raises(RuntimeError):
+        crash_mid_write()
     assert registry.versions() == []
     assert list(registry.versions_dir.iterdir()) == []
 

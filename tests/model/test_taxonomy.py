@@ -30,7 +30,10 @@ def test_round_trip_through_yaml() -> None:
         ("channels: [", "not valid YAML"),
         ("topics: {}", "'channels' mapping"),
         ("channels: {chat: {refunds: 'money back'}}", "must keep an 'other' topic"),
-        ("channels: {chat: {refunds: '', other: 'x'}}", "chat/refunds needs a one-line description"),
+        (
+            "channels: {chat: {refunds: '', other: 'x'}}",
+            "chat/refunds needs a one-line description",
+        ),
         ("min_topic_confidence: 2\nchannels: {chat: {other: 'x'}}", "min_topic_confidence"),
     ],
 )
@@ -40,5 +43,5 @@ def test_malformed_files_are_rejected(text: str, message: str) -> None:
 
 
 def test_missing_file_names_the_path(tmp_path: Path) -> None:
-    with pytest.raises(TaxonomyError, match="nope.yaml"):
+    with pytest.raises(TaxonomyError, match=r"nope\.yaml"):
         load_taxonomy(tmp_path / "nope.yaml")

@@ -10,7 +10,14 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from elastic_transport import ApiResponseMeta, ConnectionError as TransportConnectionError, HttpHeaders, NodeConfig
+from elastic_transport import (
+    ApiResponseMeta,
+    HttpHeaders,
+    NodeConfig,
+)
+from elastic_transport import (
+    ConnectionError as TransportConnectionError,
+)
 
 from models.errors import InferenceError
 from models.inference import Prediction
@@ -36,7 +43,8 @@ class FakeScorer:
                 sentiment="negative" if "bad" in t else "positive",
                 sentiment_confidence=0.9,
                 sentiment_probs={"negative": 0.9, "neutral": 0.05, "positive": 0.05}
-                if "bad" in t else {"negative": 0.05, "neutral": 0.05, "positive": 0.9},
+                if "bad" in t
+                else {"negative": 0.05, "neutral": 0.05, "positive": 0.9},
                 topic="other",
                 topic_confidence=0.8,
                 topic_probs={"other": 0.8, "delivery": 0.2},
@@ -48,7 +56,9 @@ class FakeScorer:
 
 def api_error_meta(status: int) -> ApiResponseMeta:
     node = NodeConfig("http", "localhost", 9200)
-    return ApiResponseMeta(status=status, http_version="1.1", headers=HttpHeaders(), duration=0.0, node=node)
+    return ApiResponseMeta(
+        status=status, http_version="1.1", headers=HttpHeaders(), duration=0.0, node=node
+    )
 
 
 class FakeElasticsearch:
@@ -78,8 +88,19 @@ class FakeElasticsearch:
                 items.append({"index": {"_id": doc_id, "status": status}})
             else:
                 errors = True
-                items.append({"index": {"_id": doc_id, "status": status,
-                                        "error": {"type": "mapper_parsing_exception" if status == 400 else "es_rejected_execution_exception"}}})
+                items.append(
+                    {
+                        "index": {
+                            "_id": doc_id,
+                            "status": status,
+                            "error": {
+                                "type": "mapper_parsing_exception"
+                                if status == 400
+                                else "es_rejected_execution_exception"
+                            },
+                        }
+                    }
+                )
         return {"errors": errors, "items": items}
 
 

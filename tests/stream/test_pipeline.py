@@ -117,7 +117,9 @@ async def test_pii_is_redacted_before_indexing(harness: Harness) -> None:
 
 
 async def test_a_message_that_breaks_the_model_is_isolated(harness: Harness) -> None:
-    texts = [msg(f"message {i}", id=f"m{i}") for i in range(7)] + [msg("BOOM goes the model", id="boom")]
+    texts = [msg(f"message {i}", id=f"m{i}") for i in range(7)] + [
+        msg("BOOM goes the model", id="boom")
+    ]
     await harness.submit(harness.records(*texts))
     await harness.drained()
     assert set(harness.es.documents) == {f"m{i}" for i in range(7)}

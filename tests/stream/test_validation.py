@@ -14,16 +14,26 @@ POS = Position("chat", 2, 41)
 LIMITS = Limits(max_bytes=1000, max_chars=100)
 
 
-def check(raw: bytes | None, topic_channel: str | None = "chat", ts: int | None = 1_700_000_000_000) -> Message | Rejection:
+def check(
+    raw: bytes | None, topic_channel: str | None = "chat", ts: int | None = 1_700_000_000_000
+) -> Message | Rejection:
     return validate(raw, POS, ts, topic_channel, LIMITS)
 
 
 def test_full_message_is_accepted() -> None:
-    raw = json.dumps({
-        "text": "where is my parcel?", "id": "c-9", "channel": "chat", "source": "web-queue",
-        "created_at": "2026-11-22T08:00:00Z", "lang": "en", "author": "u1",
-        "conversation_id": "conv-3", "metadata": {"tier": "gold"},
-    }).encode()
+    raw = json.dumps(
+        {
+            "text": "where is my parcel?",
+            "id": "c-9",
+            "channel": "chat",
+            "source": "web-queue",
+            "created_at": "2026-11-22T08:00:00Z",
+            "lang": "en",
+            "author": "u1",
+            "conversation_id": "conv-3",
+            "metadata": {"tier": "gold"},
+        }
+    ).encode()
     message = check(raw)
     assert isinstance(message, Message)
     assert message.id == "c-9" and message.source == "web-queue"

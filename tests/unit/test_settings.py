@@ -30,12 +30,32 @@ def test_dotenv_file_is_read(clean_env: pytest.MonkeyPatch, tmp_path) -> None:  
 @pytest.mark.parametrize(
     ("variable", "value", "expected"),
     [
-        ("MOODWATCH_BATCH_MAX_SIZE", "many", "MOODWATCH_BATCH_MAX_SIZE: Input should be a valid integer"),
-        ("MOODWATCH_BATCH_MAX_WAIT_S", "0", "MOODWATCH_BATCH_MAX_WAIT_S: Input should be greater than 0"),
-        ("MOODWATCH_KAFKA_BOOTSTRAP_SERVERS", "localhost", "MOODWATCH_KAFKA_BOOTSTRAP_SERVERS: Value error, expected host:port"),
-        ("MOODWATCH_ES_HOSTS", "ftp://x", "MOODWATCH_ES_HOSTS: Value error, expected http(s)://host:port"),
+        (
+            "MOODWATCH_BATCH_MAX_SIZE",
+            "many",
+            "MOODWATCH_BATCH_MAX_SIZE: Input should be a valid integer",
+        ),
+        (
+            "MOODWATCH_BATCH_MAX_WAIT_S",
+            "0",
+            "MOODWATCH_BATCH_MAX_WAIT_S: Input should be greater than 0",
+        ),
+        (
+            "MOODWATCH_KAFKA_BOOTSTRAP_SERVERS",
+            "localhost",
+            "MOODWATCH_KAFKA_BOOTSTRAP_SERVERS: Value error, expected host:port",
+        ),
+        (
+            "MOODWATCH_ES_HOSTS",
+            "ftp://x",
+            "MOODWATCH_ES_HOSTS: Value error, expected http(s)://host:port",
+        ),
         ("MOODWATCH_DEVICE", "tpu", "MOODWATCH_DEVICE: Input should be 'auto', 'cpu' or 'cuda'"),
-        ("MOODWATCH_ES_INDEX_PREFIX", "Bad Prefix", "MOODWATCH_ES_INDEX_PREFIX: String should match pattern"),
+        (
+            "MOODWATCH_ES_INDEX_PREFIX",
+            "Bad Prefix",
+            "MOODWATCH_ES_INDEX_PREFIX: String should match pattern",
+        ),
     ],
 )
 def test_malformed_values_name_the_variable(
