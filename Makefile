@@ -1,9 +1,27 @@
-# Local Kafka and Elasticsearch (see infra/README.md). PYTHON may point at another interpreter.
+# moodwatch: the two commands are `make run` and `make test` (see README.md).
+# PYTHON may point at another interpreter.
 PYTHON ?= .venv/bin/python
+MOODWATCH ?= .venv/bin/moodwatch
 
-.PHONY: infra-up infra-down infra-status
+.PHONY: run stop test setup lint infra-up infra-down infra-status
 
-infra-up:  ## start Kafka and Elasticsearch (fetching jars the first time) and wait until they answer
+run: setup  ## local Kafka + Elasticsearch, the default model, a worker and the sample stream
+	HF_HUB_OFFLINE=1 $(MOODWATCH) demo run
+
+stop:  ## stop the demo worker and the local services
+	$(MOODWATCH) demo stop
+
+test:  ## install what is missing, then lint, types and every test on real Kafka + Elasticsearch
+	scripts/test.sh
+
+setup:  ## create .venv with the pinned dependencies (no-op when up to date)
+	scripts/setup.sh
+
+lint: setup
+	.venv/bin/ruff check .
+	.venv/bin/mypy
+
+infra-up: setup  ## start Kafka and Elasticsearch (fetching jars the first time) and wait until they answer
 	$(PYTHON) -m infra up
 
 infra-down:  ## stop the services infra/ started
