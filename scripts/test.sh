@@ -8,6 +8,9 @@ scripts/setup.sh || exit 1
 export PATH="$PWD/.venv/bin:$PATH"
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 
+echo "== compose validator (docker compose config needs the Compose CLI; built once, cached)"
+bash docker/install-compose.sh || exit 1
+
 echo "== lint and types"
 ruff check . || exit 1
 mypy || exit 1

@@ -1,0 +1,59 @@
+"""The default model, trained on the bundled seed data, meets its quality targets on the
+held-out golden set. Building it takes a few minutes on CPU, so the registry is cached under
+var/test-cache keyed by everything that shapes it (seed data, taxonomy, model code)."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from models.evaluation import evaluate
+from models.examples import seed_golden_set, seed_training_set
+from models.inference import EngineOptions
+from models.registry import Registry
+from models.taxonomy import load_taxonomy
+from models.versions import ensure_default_version, load_engine
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def _fingerprint() -> str:
+    digest = hashlib.sha256()
+    inputs = sorted((REPO / "models").rglob("*.py")) + sorted((REPO / "models").rglob("*.jsonl"))
+    for path in [*inputs, REPO / "models" / "taxonomy.yaml"]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@pytest.fixture(scope="module")
+def default_registry() -> Registry:
+    registry = Registry(REPO / "var" / "test-cache" / f"default-{_fingerprint()}")
+    ensure_default_version(registry, load_taxonomy(), progress=False)
+    return registry
+
+
+@pytest.mark.slow
+def test_golden_and_training_sets_never_overlap() -> None:
+    train = {e.text.strip().lower() for e in seed_training_set()}
+    golden = [e.text.strip().lower() for e in seed_golden_set()]
+    assert len(seed_training_set()) >= 800
+    assert len(golden) >= 300
+    assert not train.intersection(golden)
+
+
+@pytest.mark.slow
+def test_default_model_meets_golden_targets(default_registry: Registry) -> None:
+    engine = load_engine(default_registry, options=EngineOptions(device="cpu"))
+    report = evaluate(engine, seed_golden_set())
+    assert report["sentiment"]["macro_f1"] >= 0.85, report["sentiment"]
+    assert report["topic"]["macro_f1"] >= 0.80, report["topic"]
+    assert report["sentiment"]["ece"] <= 0.10  # calibrated: confidence means what it says
+    for channel in ("news", "chat"):
+        assert report["slices"]["channel"][channel]["sentiment"]["macro_f1"] >= 0.75, channel
+    version = default_registry.current()
+    assert version is not None
+    assert version.metrics["sentiment_macro_f1"] == pytest.approx(
+        report["sentiment"]["macro_f1"], abs=1e-3
+    )
