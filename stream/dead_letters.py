@@ -23,7 +23,7 @@ from aiokafka.errors import KafkaError
 from moodwatch.settings import Settings
 from stream.connections import kafka_options
 from stream.errors import StreamError
-from stream.feeder import Publisher
+from stream.feeder import Publisher, find_partitions
 from stream.records import Position, Reason
 
 # Failures a second attempt can fix without anyone editing the message.
@@ -187,8 +187,8 @@ class DeadLetterReader:
     async def __aenter__(self) -> DeadLetterReader:
         try:
             await self._consumer.start()
-            await self._consumer.topics()  # loads the metadata partitions_for_topic reads
-            partitions = self._consumer.partitions_for_topic(self._topic)
+            # A consumer's own metadata lists no topic until it subscribes to one; ask for all.
+            partitions = await find_partitions(self._consumer._client, self._topic)
             if not partitions:
                 raise StreamError(
                     f"there is no topic {self._topic!r} on "

@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import io
 import json
+import os
 import threading
 import time
 from collections import Counter
@@ -110,13 +112,37 @@ def read_file(
 
 
 def read_rows(
-    binary: IO[bytes], name: str, fmt: Format | None, options: RowOptions, stats: ReadStats
+    binary: Iterable[bytes], name: str, fmt: Format | None, options: RowOptions, stats: ReadStats
 ) -> Iterator[Row]:
-    """Rows of an open byte stream; ``fmt`` None means decide from the first line."""
+    """Rows of byte lines; ``fmt`` None means decide from the first line."""
     lines = decoded_lines(binary, name)
     if fmt is None:
         fmt, lines = sniff(lines)
     yield from parse_rows(lines, fmt, name, options, stats)
+
+
+def stream_lines(binary: IO[bytes], chunk: int = 1 << 16) -> Iterator[bytes]:
+    """Lines of a pipe, read straight from its file descriptor when it has one.
+
+    A thread blocked in Python's buffered reader holds its lock, and the interpreter aborts at
+    exit if a daemon thread still holds it; blocked in ``os.read`` it holds nothing, so a feed
+    stopped while stdin is idle can exit cleanly.
+    """
+    try:
+        descriptor = binary.fileno()
+    except (OSError, ValueError, io.UnsupportedOperation):  # in memory (tests): nothing blocks
+        yield from binary
+        return
+    pending = bytearray()
+    while data := os.read(descriptor, chunk):
+        pending += data
+        start = 0
+        while (end := pending.find(b"\n", start)) >= 0:
+            yield bytes(pending[start : end + 1])
+            start = end + 1
+        del pending[:start]
+    if pending:
+        yield bytes(pending)
 
 
 def parse_rows(
@@ -461,11 +487,7 @@ class Publisher:
 
     async def require_topic(self, topic: str) -> int:
         """The topic's partition count; a clear error instead of auto-creating a typo."""
-        try:
-            cluster = await self._producer.client.fetch_all_metadata()
-        except KafkaError as exc:
-            raise StreamError(f"cannot read Kafka metadata: {exc}") from exc
-        partitions = cluster.partitions_for_topic(topic)
+        partitions = await find_partitions(self._producer.client, topic)
         if not partitions:
             raise StreamError(
                 f"topic {topic!r} does not exist on {self._settings.kafka_bootstrap_servers}; "
@@ -495,6 +517,24 @@ class Publisher:
         else:
             self.failed[topic] += 1
             self.errors[f"{type(error).__name__}: {error}"[:160]] += 1
+
+
+async def find_partitions(client: Any, topic: str, settle_s: float = 3.0) -> set[int]:
+    """Partitions of ``topic`` from a full metadata request (which never auto-creates it).
+
+    A topic created a moment ago may not be in every broker's metadata yet, so an absent topic
+    is asked for again for up to ``settle_s`` seconds before it counts as missing.
+    """
+    deadline = time.monotonic() + settle_s
+    while True:
+        try:
+            cluster = await client.fetch_all_metadata()
+        except KafkaError as exc:
+            raise StreamError(f"cannot read Kafka metadata: {exc}") from exc
+        partitions: set[int] = cluster.partitions_for_topic(topic) or set()
+        if partitions or time.monotonic() >= deadline:
+            return partitions
+        await asyncio.sleep(0.2)
 
 
 def _failure(delivery: asyncio.Future[Any]) -> BaseException | None:

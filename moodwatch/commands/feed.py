@@ -25,6 +25,7 @@ from stream.feeder import (
     read_file,
     read_rows,
     rows_in_thread,
+    stream_lines,
 )
 from stream.records import CHANNELS
 
@@ -84,7 +85,7 @@ def feed(path: Path, channel: str, fmt: str, text_column: str, topic: str | None
         if loop:
             raise click.BadParameter("needs a file: stdin can be read only once",
                                      param_hint="--loop")
-        binary = click.get_binary_stream("stdin")
+        binary = stream_lines(click.get_binary_stream("stdin"))
         # stdin can block for as long as its writer likes: read it off the event loop.
         rows = rows_in_thread(islice(errors.guard(read_rows(binary, "<stdin>", chosen, options,
                                                             stats)), limit))

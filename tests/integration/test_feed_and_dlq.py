@@ -37,36 +37,34 @@ async def invoke(args: list[str], env: dict[str, str] | None = None, stdin: str 
     return await asyncio.to_thread(CliRunner().invoke, cli, args, input=stdin, env=env)
 
 
-async def read_all(settings: Settings, topic: str, expected: int, timeout: float = 30
-                   ) -> list[ConsumerRecord[bytes, bytes]]:
+async def read_all(settings: Settings, topic: str, partitions: int, expected: int,
+                   timeout: float = 30) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of ``topic`` once ``expected`` have arrived (no consumer group)."""
     consumer = AIOKafkaConsumer(**kafka_options(settings), group_id=None,
                                 auto_offset_reset="earliest", enable_auto_commit=False)
     await consumer.start()
     try:
-        await consumer.topics()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        consumer.assign(tps)
+        await consumer.seek_to_beginning(*tps)
         records: list[ConsumerRecord[bytes, bytes]] = []
         async with asyncio.timeout(timeout):
             while len(records) < expected:
                 for batch in (await consumer.getmany(timeout_ms=500)).values():
                     records.extend(batch)
-        ends = await consumer.end_offsets(partitions)
+        ends = await consumer.end_offsets(tps)
         assert sum(ends.values()) == expected, f"{topic} holds more than the {expected} expected"
         return records
     finally:
         await consumer.stop()
 
 
-async def end_total(settings: Settings, topic: str) -> int:
+async def end_total(settings: Settings, topic: str, partitions: int) -> int:
     consumer = AIOKafkaConsumer(**kafka_options(settings), group_id=None)
     await consumer.start()
     try:
-        await consumer.topics()
-        partitions = [TopicPartition(topic, p) for p in consumer.partitions_for_topic(topic) or ()]
-        return sum((await consumer.end_offsets(partitions)).values())
+        tps = [TopicPartition(topic, p) for p in range(partitions)]
+        return sum((await consumer.end_offsets(tps)).values())
     finally:
         await consumer.stop()
 
@@ -109,7 +107,7 @@ async def test_feed_csv_jsonl_and_stdin_into_a_four_partition_topic(
         summary = rf"^sent {count}, failed 0 in [\d.]+ s \(\d+ msg/s\)$"
         assert re.search(summary, result.stdout, re.M), result.stdout
 
-    records = await read_all(services, topic, 202)
+    records = await read_all(services, topic, 4, 202)
     by_text = {accepted(r, "chat").text: (r, accepted(r, "chat")) for r in records}
 
     csv_records = [r for r in records if b"csv message" in r.value]
@@ -144,7 +142,7 @@ async def test_feed_rate_paces_the_sends(
     assert int(sent) == 50
     # 50 at 20/s after a burst of 2: at least 48 / 20 = 2.4 s.
     assert float(seconds) >= 2.3
-    records = await read_all(services, topic, 50)
+    records = await read_all(services, topic, 1, 50)
     texts = [json.loads(r.value)["text"] for r in records]
     assert texts == [f"headline {i % 30}" for i in range(50)]
 
@@ -174,7 +172,7 @@ async def test_ctrl_c_flushes_what_is_in_flight_and_prints_the_summary(
     )
     try:
         async with asyncio.timeout(30):  # until a few passes are in: then interrupt
-            while await end_total(services, topic) < 100:
+            while await end_total(services, topic, 2) < 100:
                 await asyncio.sleep(0.2)
         process.send_signal(signal.SIGINT)
         stdout, stderr = await asyncio.to_thread(process.communicate, timeout=30)
@@ -187,10 +185,41 @@ async def test_ctrl_c_flushes_what_is_in_flight_and_prints_the_summary(
     assert match, stdout.decode()
     sent = int(match.group(1))
 
-    records = await read_all(services, topic, sent)  # nothing acknowledged was lost, nothing extra
+    # Nothing acknowledged was lost, nothing extra arrived.
+    records = await read_all(services, topic, 2, sent)
     ids = [json.loads(r.value)["id"] for r in records]
     assert len(set(ids)) == sent, "every pass sends new ids"
     assert "m3-loop2" in ids
+
+
+async def test_ctrl_c_while_stdin_is_idle_exits_cleanly(
+    services: Settings, create_topic: TopicFactory, unique: Namer
+) -> None:
+    topic = await create_topic(unique("chat-pipe"), partitions=1)
+    process = subprocess.Popen(
+        [str(Path(sys.executable).with_name("moodwatch")), "feed", "-", "--channel", "chat",
+         "--topic", topic],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    assert process.stdin is not None
+    try:
+        process.stdin.write(b'{"text": "first", "id": "p1"}\n{"text": "second"}\n')
+        process.stdin.flush()  # and then the pipe stays open, with nothing more to say
+        async with asyncio.timeout(30):
+            while await end_total(services, topic, 1) < 2:
+                await asyncio.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        # Not communicate(): it would close stdin, and the point is that stdin stays open.
+        await asyncio.to_thread(process.wait, timeout=30)
+        assert process.stdout is not None and process.stderr is not None
+        stdout, stderr = process.stdout.read(), process.stderr.read()
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.stdin.close()
+    assert process.returncode == 0, stderr.decode()
+    assert re.search(rb"^sent 2, failed 0 in .*, interrupted$", stdout, re.M), stdout.decode()
+    assert b"Fatal Python error" not in stderr
 
 
 # --- dlq -----------------------------------------------------------------------------------------
@@ -257,7 +286,7 @@ async def test_dead_letters_inspect_redacted_export_fix_and_replay(
     dry = await invoke(["dlq", "replay", "--dry-run"], env=env)
     assert dry.exit_code == 0, dry.output
     assert f"would send {source}/0@41 (model_failed) → {source}" in dry.stdout
-    assert await end_total(services, source) == 0, "a dry run sends nothing"
+    assert await end_total(services, source, 1) == 0, "a dry run sends nothing"
 
     from_topic = await invoke(["dlq", "replay"], env=env)  # default: the transient reasons
     assert from_topic.exit_code == 0, from_topic.output
@@ -267,7 +296,7 @@ async def test_dead_letters_inspect_redacted_export_fix_and_replay(
     assert from_file.exit_code == 0, from_file.output
     assert f"{source}: sent 2, failed 0" in from_file.stdout
 
-    records = await read_all(services, source, 3)
+    records = await read_all(services, source, 1, 3)
     messages = [accepted(r, "chat") for r in records]
     # Replayed twice, the failed-model message carries its original position both times: one
     # document in the index, however often it comes back.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -26,6 +27,7 @@ from stream.feeder import (
     read_file,
     read_rows,
     rows_in_thread,
+    stream_lines,
 )
 from stream.records import Position, Reason, dead_letter
 
@@ -188,6 +190,17 @@ def test_unknown_extension_is_decided_by_content(tmp_path: Path) -> None:
 def test_an_explicit_format_wins_over_content(tmp_path: Path) -> None:
     path = write(tmp_path, "dump.log", '{"text": "an object"}\n')
     assert rows_of(path, "lines")[0]["text"] == '{"text": "an object"}'
+
+
+def test_stream_lines_reassembles_lines_across_reads() -> None:
+    read_end, write_end = os.pipe()
+    with os.fdopen(write_end, "wb") as out:
+        out.write(b"short\na line longer than one read\r\n\nno newline at the end")
+    with os.fdopen(read_end, "rb") as pipe:
+        lines = list(stream_lines(pipe, chunk=4))
+    assert lines == [
+        b"short\n", b"a line longer than one read\r\n", b"\n", b"no newline at the end",
+    ]
 
 
 # --- loops, keys ---------------------------------------------------------------------------------
