@@ -196,12 +196,15 @@ def _check_ports(service: ServicePlan) -> None:
     for variable, port in service.ports.items():
         if probes.port_is_free(port):
             continue
+        other = port + 10000 if port + 10000 <= 65535 else port - 10000
         raise InfraError(
             f"port {port} on 127.0.0.1 is in use by a process infra/ did not start, and "
             f"{service.name} needs it ({variable}). Stop that process "
             f"(`ss -ltnp 'sport = :{port}'` shows it) or move the local {service.name}: "
-            f"e.g. {variable}={port + 10000}"
-            + _client_hint(variable, port + 10000)
+            f"e.g. {variable}={other}"
+            + _client_hint(variable, other)
+            + f". (infra/ only knows the services it started under {service.home.parent}; "
+            "if you started them from another folder, run from there or set MOODWATCH_INFRA_HOME.)"
         )
 
 
@@ -266,7 +269,7 @@ def _wait_ready(service: ServicePlan, pid: int, timeout_s: float) -> None:
         if time.monotonic() > deadline:
             raise InfraError(
                 f"{service.name} (pid {pid}) did not answer on port {service.port} within "
-                f"{timeout_s:.0f} s; it is still running (`python -m infra down` stops it). "
+                f"{timeout_s:.0f} s; it is still running (`moodwatch infra down` stops it). "
                 f"Last lines of {service.log_file}:\n" + _tail(service.log_file)
             )
         time.sleep(_POLL_S)
@@ -352,7 +355,9 @@ def _tail(log_file: Path, lines: int = _LOG_TAIL_LINES) -> str:
             handle.seek(max(0, handle.tell() - 64 * 1024))
             text = handle.read().decode("utf-8", "replace")
     except FileNotFoundError:
-        return "(no log written)"
+        return "    (no log written)"
+    if not text.strip():
+        return "    (the log is still empty)"
     return "\n".join("    " + line for line in text.splitlines()[-lines:])
 
 
