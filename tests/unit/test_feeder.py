@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import io
 import json
 import os
+import signal
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -13,9 +15,11 @@ import pytest
 from click.testing import CliRunner
 
 from moodwatch.cli import cli
+from stream import feeder
 from stream.dead_letters import DeadLetter, decode_original, replays_from_export, with_replay_id
 from stream.errors import StreamError
 from stream.feeder import (
+    FeedResult,
     Format,
     ReadStats,
     Row,
@@ -410,3 +414,38 @@ def test_feed_of_a_file_without_text_sends_nothing(tmp_path: Path) -> None:
     assert result.exit_code == 0
     assert "nothing to send" in result.output
 
+
+class SignalledFeed:
+    """Stands in for the Kafka side of `feed`: presses Ctrl-C itself, once or twice."""
+
+    def __init__(self, presses: int) -> None:
+        self.presses = presses
+
+    async def __call__(self, settings: object, rows: object, topic: str, rate: float,
+                       progress: bool, *, total: int | None, stop: asyncio.Event) -> FeedResult:
+        os.kill(os.getpid(), signal.SIGINT)
+        await asyncio.wait_for(stop.wait(), timeout=10)
+        if self.presses == 1:
+            return FeedResult(sent=3, seconds=1.0, interrupted=True)
+        os.kill(os.getpid(), signal.SIGINT)
+        await asyncio.wait_for(asyncio.Event().wait(), timeout=10)  # a flush that never ends
+        raise AssertionError("the second Ctrl-C should have cancelled the flush")
+
+
+def test_ctrl_c_ends_the_feed_with_its_summary(tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(feeder, "feed", SignalledFeed(presses=1))
+    path = write(tmp_path, "t.txt", "a\nb\nc\n")
+    result = CliRunner().invoke(cli, ["feed", str(path), "--channel", "news", "--loop"])
+    assert result.exit_code == 0, result.output
+    assert "stopping: waiting for the messages in flight" in result.stderr
+    assert "sent 3, failed 0 in 1.0 s (3 msg/s), interrupted" in result.stdout
+
+
+def test_a_second_ctrl_c_abandons_the_flush(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(feeder, "feed", SignalledFeed(presses=2))
+    path = write(tmp_path, "t.txt", "a\n")
+    result = CliRunner().invoke(cli, ["feed", str(path), "--channel", "news"])
+    assert result.exit_code == 130, result.output
+    assert "abandoned" in result.stderr
