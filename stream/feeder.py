@@ -348,7 +348,7 @@ class FeedResult:
     failed: int = 0
     seconds: float = 0.0
     interrupted: bool = False
-    errors: Counter[str] = field(default_factory=Counter)  # first words of each failure → count
+    errors: Counter[str] = field(default_factory=Counter)  # each kind of failure → how often
 
     @property
     def rate(self) -> float:
