@@ -122,7 +122,11 @@ class StreamRig:
             try:
                 futures = [await producer.send(self.topic(ch), value) for ch, value in records]
                 await producer.flush()
-                return sum(1 for f in futures if (await f) is not None)
+                acked = 0
+                for delivery in futures:
+                    if await delivery is not None:
+                        acked += 1
+                return acked
             finally:
                 await producer.stop()
 
@@ -181,4 +185,4 @@ class StreamRig:
             worker.stop()
         for name in self.es.indices.get(index=f"{self.env['MOODWATCH_ES_INDEX_PREFIX']}-*"):
             self.es.indices.delete(index=name)
-        self.es.indices.delete_index_template(name=self.alias, ignore=[404])
+        self.es.options(ignore_status=404).indices.delete_index_template(name=self.alias)

@@ -14,7 +14,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from stream.validation import parse_created_at
-from tests.integration.streamkit import StreamRig
+from tests.integration.streamkit import StreamRig, wait_for
 
 MAX_CHARS = 400
 
@@ -63,49 +63,74 @@ bad_message = st.one_of(
 good_text = st.text(min_size=1, max_size=120).filter(lambda t: t.strip() != "")
 
 
+BATCHES = 40  # x 125 bad messages = 5,000 (hypothesis caps the size of a single example)
+PER_BATCH = 125
+
+
 @pytest.mark.slow
-@settings(
-    max_examples=1,
-    phases=[Phase.generate],
-    deadline=None,
-    database=None,
-    suppress_health_check=list(HealthCheck),
-)
-@given(
-    bad=st.lists(bad_message, min_size=5_000, max_size=5_000),
-    good=st.lists(good_text, min_size=1_000, max_size=1_000),
-)
-def test_bad_messages_go_to_dead_letters_and_good_ones_get_indexed(
-    rig: StreamRig, bad: list[bytes], good: list[str]
-) -> None:
+def test_bad_messages_go_to_dead_letters_and_good_ones_get_indexed(rig: StreamRig) -> None:
     rig.env["MOODWATCH_MAX_TEXT_CHARS"] = str(MAX_CHARS)
     workers = [rig.start_worker("w1"), rig.start_worker("w2")]
-    good_records = [
-        ("chat" if i % 2 else "news", json.dumps({"id": f"good-{i}", "text": t}).encode())
-        for i, t in enumerate(good)
-    ]
-    mixed = [("chat", b) for b in bad] + good_records
-    random.Random(7).shuffle(mixed)
-    assert rig.produce(mixed) == len(mixed)
+    sent_bad: list[bytes] = []
+    good_ids: list[str] = []
 
-    rig.wait_indexed(len(good), timeout=600)
-    letters = rig.dead_letters(expected=len(bad))
+    @settings(
+        max_examples=BATCHES,
+        phases=[Phase.generate],
+        deadline=None,
+        database=None,
+        suppress_health_check=list(HealthCheck),
+    )
+    @given(
+        bad=st.lists(bad_message, min_size=PER_BATCH, max_size=PER_BATCH),
+        good=st.lists(good_text, min_size=10, max_size=10),
+    )
+    def one_batch(bad: list[bytes], good: list[str]) -> None:
+        good_records = []
+        for text in good:
+            good_ids.append(f"good-{len(good_ids)}")
+            channel = "chat" if len(good_ids) % 2 else "news"
+            good_records.append((channel, json.dumps({"id": good_ids[-1], "text": text}).encode()))
+        mixed = [("chat", b) for b in bad] + good_records
+        random.Random(len(good_ids)).shuffle(mixed)
+        assert rig.produce(mixed) == len(mixed)
+        sent_bad.extend(bad)
 
-    assert len(letters) == len(bad)
-    assert Counter(base64.b64decode(d["original_b64"]) for d in letters) == Counter(bad)
+        rig.wait_indexed(len(good_ids), timeout=300)
+        wait_for(lambda: dead_lettered() >= len(sent_bad), 300, f"{len(sent_bad)} dead letters")
+        assert dead_lettered() == len(sent_bad)
+        assert all(w.alive() for w in workers), [w.tail() for w in workers]
+
+    def dead_lettered() -> float:
+        return sum(
+            float(line.split()[-1])
+            for w in workers
+            for line in w.metrics().splitlines()
+            if line.startswith("moodwatch_dead_letters_total")
+        )
+
+    one_batch()
+
+    assert len(sent_bad) == BATCHES * PER_BATCH
+    letters = rig.dead_letters(expected=len(sent_bad))
+    assert len(letters) == len(sent_bad)
+    assert Counter(base64.b64decode(d["original_b64"]) for d in letters) == Counter(sent_bad)
     assert all(d["reason"] and d["detail"] for d in letters)
     assert {d["source"]["topic"] for d in letters} == {rig.topic("chat")}
     reasons = Counter(d["reason"] for d in letters)
-    assert {"invalid_utf8", "not_json", "not_an_object", "missing_text", "wrong_type"} <= set(
-        reasons
-    )
+    expected_reasons = {
+        "invalid_utf8",
+        "not_json",
+        "not_an_object",
+        "missing_text",
+        "wrong_type",
+        "empty_text",
+        "text_too_long",
+        "bad_channel",
+        "bad_created_at",
+    }
+    assert expected_reasons <= set(reasons), reasons
     docs = rig.documents()
-    assert sorted(d["_id"] for d in docs) == sorted(f"good-{i}" for i in range(len(good)))
+    assert sorted(d["_id"] for d in docs) == sorted(good_ids)
     assert all(w.alive() for w in workers), [w.tail() for w in workers]
-    dead_metric = sum(
-        float(line.split()[-1])
-        for w in workers
-        for line in w.metrics().splitlines()
-        if line.startswith("moodwatch_dead_letters_total")
-    )
-    assert dead_metric == len(bad)
+    assert dead_lettered() == len(sent_bad)
