@@ -312,8 +312,9 @@ def summary_line(report: dict[str, Any]) -> str:
     topic = report["topic"].get("banking77", {})
     if "accuracy" in topic:
         parts.append(
-            f"banking77 topics, unseen domain ({topic['intents']} intents -> {len(topic['topics'])} "
-            f"topics): acc {topic['accuracy']:.3f}, F1 {topic['macro_f1']:.3f}"
+            f"banking77 topics, unseen domain ({topic['intents']} intents -> "
+            f"{len(topic['topics'])} topics): acc {topic['accuracy']:.3f}, "
+            f"F1 {topic['macro_f1']:.3f}"
         )
     return f"[{report['model']['version']}] " + "; ".join(parts)
 
