@@ -19,8 +19,8 @@ The run measures, on the same synthetic traffic (seeded chat and news messages o
 Every run uses its own topics, consumer group and index prefix, and removes them at the end.
 Progress goes to stderr; one JSON object and then a one-line summary go to stdout.
 
-    python -m bench.pipeline                 # N=20,000, 60 s latency phase: ~8 minutes
-    python -m bench.pipeline --quick         # N=3,000, 20 s latency phase: ~3 minutes
+    python -m bench.pipeline                 # N=20,000, 60 s latency phase: ~8-9 minutes
+    python -m bench.pipeline --quick         # N=3,000, 20 s latency phase: ~2 minutes
     python -m bench.pipeline --registry var/test-cache/default-<hash>
 """
 
@@ -46,7 +46,7 @@ import tempfile
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -362,11 +362,16 @@ class WorkerProcess:
         return out
 
     def cpu_seconds(self) -> float:
-        """User + system CPU time the worker has used so far."""
-        stat = Path(f"/proc/{self.pid}/stat").read_text()
-        fields = stat.rsplit(")", 1)[1].split()  # the name in parentheses may hold spaces
-        ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
-        return ticks / os.sysconf("SC_CLK_TCK")
+        return process_cpu_seconds(self.pid)
+
+    def thread_cpu_seconds(self) -> dict[str, float]:
+        """CPU seconds of the main thread (the event loop: Kafka, parsing, redaction, bulk
+        requests) and of all other threads (the inference thread and torch's pool)."""
+        out = {"event_loop": 0.0, "other_threads": 0.0}
+        for task in Path(f"/proc/{self.pid}/task").iterdir():
+            key = "event_loop" if task.name == str(self.pid) else "other_threads"
+            out[key] += process_cpu_seconds(self.pid, int(task.name))
+        return out
 
     def tail(self, lines: int = 30) -> str:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
@@ -411,12 +416,19 @@ class WorkerProcess:
 # -- Elasticsearch ---------------------------------------------------------------------------
 
 
+def not_searchable_yet(exc: ApiError) -> bool:
+    """The index does not exist yet (404), or exists but its shard has not started (503)."""
+    return isinstance(exc, NotFoundError) or exc.meta.status == 503
+
+
 async def alias_count(es: AsyncElasticsearch, alias: str) -> int:
-    """Documents the alias can find now (refreshed segments only); 0 before the index exists."""
+    """Documents the alias can find now (refreshed segments only); 0 before the index is up."""
     try:
-        answer = await es.count(index=alias)
-    except NotFoundError:
-        return 0
+        answer = await es.options(retry_on_status=()).count(index=alias)
+    except ApiError as exc:
+        if not_searchable_yet(exc):
+            return 0
+        raise
     return int(answer["count"])
 
 
@@ -500,6 +512,25 @@ def machine_busy_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
 
 
+def process_cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """User + system CPU time of a process (or one of its threads) so far; 0 once it is gone."""
+    try:
+        where = f"/proc/{pid}" if thread is None else f"/proc/{pid}/task/{thread}"
+        stat = Path(f"{where}/stat").read_text()
+    except OSError:
+        return 0.0
+    fields = stat.rsplit(")", 1)[1].split()  # the name in parentheses may hold spaces
+    ticks = int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def service_pids(settings: Settings) -> list[int]:
+    """Kafka's and Elasticsearch's pids when infra/ started them (else they count as other)."""
+    from infra.services import status
+
+    return [s.pid for s in status(settings) if s.pid is not None]
+
+
 def own_cpu_seconds() -> float:
     usage = resource.getrusage(resource.RUSAGE_SELF)
     return usage.ru_utime + usage.ru_stime
@@ -507,27 +538,37 @@ def own_cpu_seconds() -> float:
 
 @dataclass
 class Share:
-    """How much CPU other processes took during a phase: the noise in its numbers."""
+    """Who used the CPU during a phase: us, the worker, Kafka + Elasticsearch, anything else.
 
+    "Other" is the noise: work of other users of the machine, which lowers the phase's numbers.
+    """
+
+    services: Sequence[int] = ()
     worker: WorkerProcess | None = None
     wall: float = field(default_factory=time.monotonic)
     machine: float = field(default_factory=machine_busy_seconds)
     own: float = field(default_factory=own_cpu_seconds)
-    worker_cpu: float = 0.0
+    started: dict[int, float] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        self.worker_cpu = self.worker.cpu_seconds() if self.worker else 0.0
+        self.started = {pid: process_cpu_seconds(pid) for pid in self._pids()}
+
+    def _pids(self) -> list[int]:
+        return [*self.services, *([self.worker.pid] if self.worker else [])]
 
     def report(self) -> dict[str, float]:
         wall = time.monotonic() - self.wall
         machine = machine_busy_seconds() - self.machine
         own = own_cpu_seconds() - self.own
-        worker = (self.worker.cpu_seconds() - self.worker_cpu) if self.worker else 0.0
+        used = {p: max(0.0, process_cpu_seconds(p) - self.started[p]) for p in self._pids()}
+        worker = used.get(self.worker.pid, 0.0) if self.worker else 0.0
+        services = sum(used[p] for p in self.services)
         return {
             "wall_s": round(wall, 1),
             "bench_cores_busy": round(own / wall, 2),
             "worker_cores_busy": round(worker / wall, 2),
-            "other_cores_busy": round(max(0.0, machine - own - worker) / wall, 2),
+            "kafka_es_cores_busy": round(services / wall, 2),
+            "other_cores_busy": round(max(0.0, machine - own - worker - services) / wall, 2),
             "load_avg_1m_end": round(os.getloadavg()[0], 2),
         }
 
@@ -543,6 +584,21 @@ def engine_options(settings: Settings) -> EngineOptions:
         token_budget=settings.batch_token_budget,
         threads=settings.torch_threads,
     )
+
+
+def batch_kinds(batches: Iterable[Sequence[str | None]]) -> dict[str, int]:
+    """How many batches held only chat, only news, or both.
+
+    A pass is padded to its longest text, so a batch with one news paragraph costs about as
+    much as a batch of news; only chat-only batches are cheap.
+    """
+    kinds = {"batches": 0, "chat_only": 0, "news_only": 0, "mixed": 0}
+    for channels in batches:
+        found = set(channels)
+        kinds["batches"] += 1
+        key = "mixed" if len(found) > 1 else f"{found.pop()}_only"
+        kinds[key] = kinds.get(key, 0) + 1
+    return kinds
 
 
 def measure_model_alone(
@@ -571,6 +627,7 @@ def measure_model_alone(
         "batch_seconds_p95": round(quantile(full, 0.95), 4),
         "tokens_mean": round(statistics.fmean(len(t) for t in tokens["input_ids"]), 1),
         "words_mean": round(statistics.fmean(len(t.split()) for t in texts), 1),
+        "batch_mix": batch_kinds(channels[k : k + batch] for k in range(0, len(texts), batch)),
     }
 
 
@@ -748,7 +805,7 @@ async def watch_visibility(
             ids = sorted(watch.pending)[:1000]
             asked = time.time()
             try:
-                answer = await es.search(
+                answer = await es.options(retry_on_status=()).search(
                     index=alias,
                     query={"ids": {"values": ids}},
                     size=len(ids),
@@ -756,7 +813,9 @@ async def watch_visibility(
                     track_total_hits=False,
                 )
                 hits: list[dict[str, Any]] = answer["hits"]["hits"]
-            except NotFoundError:  # the index appears with the first bulk
+            except ApiError as exc:
+                if not not_searchable_yet(exc):
+                    raise
                 hits = []
             for hit in hits:
                 watch.visible[hit["_id"]] = asked
@@ -811,6 +870,29 @@ def document_latencies(es: Elasticsearch, alias: str, prefix: str) -> dict[str, 
         for stage, seconds in out.items():
             seconds.append((datetime.fromisoformat(doc[f"{stage}_at"]) - created).total_seconds())
     return out
+
+
+def batch_mix(es: Elasticsearch, alias: str, prefix: str) -> dict[str, int]:
+    """The worker's batches, rebuilt from the documents: see :func:`batch_kinds`.
+
+    Every document of one batch carries the same ``ingested_at`` (when the batch was handed
+    to the pipeline), so grouping by it recovers the batches.
+    """
+    answer = es.search(
+        index=alias,
+        size=0,
+        query={"prefix": {"id": prefix}},
+        aggs={
+            "batches": {
+                "terms": {"field": "ingested_at", "size": 65000},
+                "aggs": {"channels": {"terms": {"field": "channel"}}},
+            }
+        },
+    )
+    return batch_kinds(
+        [c["key"] for c in bucket["channels"]["buckets"]]
+        for bucket in answer["aggregations"]["batches"]["buckets"]
+    )
 
 
 def quantile(values: Sequence[float], q: float) -> float:
@@ -943,6 +1025,7 @@ def run(plan: Plan, registry_arg: Path | None) -> dict[str, Any]:
     settings = load_settings(**names.overrides())
     _progress(f"run {names.token}: topics mwbench-*-{names.token}, indices {names.prefix}-*")
     ensure_running(settings)
+    services = service_pids(settings)
     registry, version = serving_registry(settings, registry_arg)
     batch = settings.batch_max_size
     pipeline_rows = take(traffic(plan.seed, "p"), plan.n)
@@ -956,7 +1039,7 @@ def run(plan: Plan, registry_arg: Path | None) -> dict[str, Any]:
         engine = load_engine(
             registry, None, load_taxonomy(settings.taxonomy_path), engine_options(settings)
         )
-        share = Share()
+        share = Share(services)
         model = measure_model_alone(engine, pipeline_rows, batch)
         model["cpu_share"] = share.report()
         _progress(f"  {model['msg_per_s']} msg/s, {model['batch_seconds_mean']} s per batch")
@@ -966,7 +1049,7 @@ def run(plan: Plan, registry_arg: Path | None) -> dict[str, Any]:
         # 2. The naive way.
         naive_rows = take(traffic(plan.seed, "naive"), plan.naive_n)
         _progress(f"naive: {plan.naive_n} messages, one pipeline call + one index request each")
-        share = Share()
+        share = Share(services)
         naive = measure_naive(settings, es, names.naive_index, naive_rows)
         naive["cpu_share"] = share.report()
         _progress(f"  {naive['msg_per_s']} msg/s")
@@ -986,9 +1069,14 @@ def run(plan: Plan, registry_arg: Path | None) -> dict[str, Any]:
         # 4. End to end, as fast as the producer goes.
         _progress(f"end to end: {plan.n} messages into both topics")
         before, cpu_before = worker.metrics(), worker.cpu_seconds()
-        share = Share(worker)
+        threads_before = worker.thread_cpu_seconds()
+        share = Share(services, worker)
         pipe = asyncio.run(measure_pipeline(settings, names, worker, pipeline_rows, plan.warm_up_n))
         pipe["cpu_share"] = share.report()
+        pipe["worker_threads_cpu_s"] = {
+            name: round(spent - threads_before[name], 1)
+            for name, spent in worker.thread_cpu_seconds().items()
+        }
         worker.wait_idle(30.0)
         pipe["worker"] = worker_breakdown(
             before,
@@ -996,6 +1084,8 @@ def run(plan: Plan, registry_arg: Path | None) -> dict[str, Any]:
             pipe["seconds_to_searchable"],
             worker.cpu_seconds() - cpu_before,
         )
+        es.indices.refresh(index=names.alias)
+        pipe["batch_mix"] = batch_mix(es, names.alias, "p-")
         pipe["vs_model_alone"] = round(pipe["msg_per_s"] / model["msg_per_s"], 3)
         pipe["vs_naive"] = round(pipe["msg_per_s"] / naive["msg_per_s"], 2)
         _progress(f"  {pipe['msg_per_s']} msg/s ({pipe['vs_model_alone']}x model alone)")
@@ -1004,7 +1094,7 @@ def run(plan: Plan, registry_arg: Path | None) -> dict[str, Any]:
         rate = plan.rate or round(pipe["msg_per_s"] / 2, 1)
         _progress(f"latency: {rate} msg/s for {plan.rate_seconds:.0f} s")
         baseline = plan.warm_up_n + plan.n
-        share = Share(worker)
+        share = Share(services, worker)
         latency, watch = asyncio.run(
             measure_latency(
                 settings,
@@ -1082,6 +1172,9 @@ def run(plan: Plan, registry_arg: Path | None) -> dict[str, Any]:
                     "created_to_searchable: sampled ids, stamped when the first search that found "
                     "them was sent (late by at most visibility_poll_s)",
                     "created_to_indexed: indexed_at is stamped as the bulk request is built",
+                    "batch_mix: a pass pads to its longest text, so only chat-only batches are "
+                    "cheap; the worker gets some at the end of a backlog (news drains first), the "
+                    "model-alone chunks (traffic order) get none",
                     "the naive model has a fresh 3-label head: same arithmetic, meaningless labels",
                 ],
             }
