@@ -79,6 +79,7 @@ VISIBLE_POLL_S = 0.1  # how often the latency phase asks which sampled ids are s
 LATENCY_SAMPLE = 1000  # ids watched for searchability, about
 WORKER_START_S = 300.0  # loading and checksumming the model, joining the group
 STALL_S = 90.0  # no new document for this long: the worker is stuck, give up
+DISTURBED_CORES = 0.2  # others' CPU use in a phase above which its numbers are not trusted
 CHAT_SHARE = 0.65  # support chat outnumbers news in the traffic mix
 
 log = logging.getLogger("bench.pipeline")
@@ -1002,6 +1003,13 @@ def judge(report: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
+def disturbed(report: dict[str, Any]) -> dict[str, float]:
+    """Phases in which other processes took a noticeable share of the CPU, and how much."""
+    phases = ("model_alone", "naive", "pipeline", "latency")
+    busy = {phase: report[phase]["cpu_share"]["other_cores_busy"] for phase in phases}
+    return {phase: cores for phase, cores in busy.items() if cores > DISTURBED_CORES}
+
+
 def summary_line(report: dict[str, Any]) -> str:
     model, pipe, naive = report["model_alone"], report["pipeline"], report["naive"]
     latency, memory = report["latency"], report["worker_memory"]
@@ -1013,6 +1021,12 @@ def summary_line(report: dict[str, Any]) -> str:
         f"at {latency['rate']:.0f} msg/s created->searchable p50 {searchable.get('p50')} s "
         f"p99 {searchable.get('p99')} s (target {latency['target_s']} s); worker RSS idle "
         f"{memory['idle_rss_mb']} MB, peak {memory['peak_rss_mb']} MB; targets met {met}/3"
+        + (
+            "; DISTURBED, cores other processes used: "
+            + ", ".join(f"{phase} {cores}" for phase, cores in report["disturbed"].items())
+            if report["disturbed"]
+            else ""
+        )
     )
 
 
@@ -1167,8 +1181,10 @@ def run(plan: Plan, registry_arg: Path | None) -> dict[str, Any]:
                     "pipeline.msg_per_s: N / (first send -> the alias count reaches N), the worker "
                     "already warm and idle; the count sees refreshed segments only",
                     "the producer runs in the benchmark process on the same cores as the worker",
-                    "cpu_share.other_cores_busy: CPU other processes took during the phase (out of "
-                    "nproc); above ~0.2 the phase's numbers are low by about that share",
+                    "cpu_share: cores busy during each phase, by process (out of nproc); "
+                    "other_cores_busy is everyone else on the machine: the noise of that phase",
+                    "disturbed: phases where others used over DISTURBED_CORES cores; their "
+                    "numbers, and every ratio built on them, are not this machine's",
                     "created_to_searchable: sampled ids, stamped when the first search that found "
                     "them was sent (late by at most visibility_poll_s)",
                     "created_to_indexed: indexed_at is stamped as the bulk request is built",
@@ -1180,6 +1196,7 @@ def run(plan: Plan, registry_arg: Path | None) -> dict[str, Any]:
             }
         )
         report["targets"] = judge(report)
+        report["disturbed"] = disturbed(report)
         return report
     finally:
         if worker is not None:
