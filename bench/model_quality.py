@@ -35,10 +35,11 @@ from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
 from models.errors import DatasetError, ModelError
 from models.evaluation import evaluate, head_report, macro_f1
 from models.examples import Example, parse_example
-from models.inference import EngineOptions, InferenceEngine, Prediction
+from models.inference import InferenceEngine, Prediction
 from models.registry import Registry
 from models.taxonomy import load_taxonomy
 from models.versions import ensure_default_version, load_engine
+from moodwatch.engine import engine_options
 from moodwatch.settings import Settings, load_settings
 
 REPO = Path(__file__).resolve().parents[1]
@@ -281,13 +282,7 @@ def serving_engine(
     version = ensure_default_version(
         registry, load_taxonomy(settings.taxonomy_path), settings.encoder_path
     )
-    options = EngineOptions(
-        device=settings.device,
-        max_length=settings.max_seq_length,
-        token_budget=settings.batch_token_budget,
-        threads=settings.torch_threads,
-    )
-    engine = load_engine(registry, version.id, options=options)
+    engine = load_engine(registry, version.id, options=engine_options(settings))
     about = {
         "registry": str(registry_path),
         "version": version.id,

@@ -61,10 +61,11 @@ from elasticsearch.helpers import scan
 from prometheus_client.parser import text_string_to_metric_families
 
 from models.encoder import default_encoder_path
-from models.inference import EngineOptions, InferenceEngine, resolve_device
+from models.inference import InferenceEngine, resolve_device
 from models.registry import Registry
 from models.taxonomy import load_taxonomy
 from models.versions import ensure_default_version, load_engine
+from moodwatch.engine import engine_options
 from moodwatch.errors import MoodwatchError
 from moodwatch.settings import Settings, load_settings
 from stream.connections import async_elasticsearch, elasticsearch, kafka_options
@@ -575,16 +576,6 @@ class Share:
 
 
 # -- phase 1: the model alone --------------------------------------------------------------------
-
-
-def engine_options(settings: Settings) -> EngineOptions:
-    """Exactly what ``moodwatch worker`` passes to its engine."""
-    return EngineOptions(
-        device=settings.device,
-        max_length=settings.max_seq_length,
-        token_budget=settings.batch_token_budget,
-        threads=settings.torch_threads,
-    )
 
 
 def batch_kinds(batches: Iterable[Sequence[str | None]]) -> dict[str, int]:

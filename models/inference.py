@@ -3,8 +3,11 @@
 Per call: tokenize once (fast tokenizer, no padding), sort by length, cut into forward passes
 that stay under a token budget (rows x longest row), pad each pass only to its own longest row,
 and put results back in input order. CUDA runs under fp16 autocast with pinned host memory;
-CPU runs fp32 on a set number of threads. The engine is meant to be driven by one inference
-thread; a lock makes concurrent use safe but serial.
+CPU runs on a set number of threads, under bf16 autocast when the processor has native bf16
+dot products (AVX512-BF16 / AMX: about 2.5x the fp32 rate on MiniLM) and in fp32 otherwise.
+The heads always run in fp32 on the pooled embedding, so probabilities stay well formed.
+The engine is meant to be driven by one inference thread; a lock makes concurrent use safe
+but serial.
 """
 
 from __future__ import annotations
@@ -49,9 +52,37 @@ class Prediction:
 class EngineOptions:
     device: str = "auto"  # auto | cpu | cuda
     max_length: int = 128  # tokens per text after truncation
-    token_budget: int = 8192  # rows x padded length per forward pass
+    token_budget: int = 2048  # rows x padded length per forward pass (measured best here)
     max_batch: int = 256  # rows per forward pass
     threads: int | None = None  # CPU threads; None keeps torch's default
+    precision: str = "auto"  # auto | fp32 | bf16 | fp16 (the encoder's compute type)
+
+
+PRECISIONS = ("auto", "fp32", "bf16", "fp16")
+
+
+def cpu_has_native_bf16() -> bool:
+    """True when oneDNN runs bf16 matmuls natively here (else bf16 would be emulated, slowly)."""
+    try:
+        return bool(
+            torch.backends.mkldnn.is_available()  # type: ignore[no-untyped-call]
+            and torch.ops.mkldnn._is_mkldnn_bf16_supported()
+        )
+    except (AttributeError, RuntimeError):  # private probe; absent on some builds
+        return False
+
+
+def compute_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """The autocast dtype for the encoder on ``device``; None means plain fp32."""
+    if precision not in PRECISIONS:
+        raise InferenceError(f"precision must be one of {', '.join(PRECISIONS)}, not {precision!r}")
+    if precision == "auto":
+        if device.type == "cuda":
+            return torch.float16
+        return torch.bfloat16 if cpu_has_native_bf16() else None
+    if precision == "fp16" and device.type != "cuda":
+        raise InferenceError("precision fp16 needs CUDA; on CPU use bf16 or fp32")
+    return {"fp32": None, "bf16": torch.bfloat16, "fp16": torch.float16}[precision]
 
 
 def resolve_device(name: str) -> torch.device:
@@ -99,6 +130,8 @@ class InferenceEngine:
         self.version = version
         self.options = options or EngineOptions()
         self.device = resolve_device(self.options.device)
+        self.dtype = compute_dtype(self.device, self.options.precision)
+        self.precision = {torch.bfloat16: "bf16", torch.float16: "fp16", None: "fp32"}[self.dtype]
         if self.options.threads and self.device.type == "cpu":
             torch.set_num_threads(self.options.threads)
         self.tokenizer = checkpoint.tokenizer
@@ -190,11 +223,13 @@ class InferenceEngine:
             input_ids = input_ids.pin_memory().to(self.device, non_blocking=True)
             attention = attention.pin_memory().to(self.device, non_blocking=True)
         try:
-            with (
-                torch.inference_mode(),
-                torch.autocast(device_type=self.device.type, dtype=torch.float16, enabled=cuda),
-            ):
-                pooled = self.classifier.embed(input_ids, attention).float()
+            with torch.inference_mode():
+                with torch.autocast(
+                    device_type=self.device.type,
+                    dtype=self.dtype or torch.float32,
+                    enabled=self.dtype is not None,
+                ):
+                    pooled = self.classifier.embed(input_ids, attention).float()
                 sentiment = self.classifier.sentiment_head(pooled) / self._sentiment_t
                 cosine = torch.nn.functional.normalize(pooled, dim=-1) @ self._prototypes.T
                 topic = (cosine * self._topic_scale + self._topic_bias) / self._topic_t

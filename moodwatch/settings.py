@@ -23,6 +23,7 @@ ENV_PREFIX = "MOODWATCH_"
 SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
 SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
 Device = Literal["auto", "cpu", "cuda"]
+Precision = Literal["auto", "fp32", "bf16", "fp16"]
 
 
 class Settings(BaseSettings):
@@ -75,7 +76,7 @@ class Settings(BaseSettings):
     # --- Micro-batching and inference --------------------------------------------------------
     batch_max_size: int = Field(64, ge=1, le=4096, description="Messages per micro-batch.")
     batch_max_wait_s: float = Field(0.5, gt=0, le=60, description="Longest wait to fill one.")
-    batch_token_budget: int = Field(8192, ge=64, description="Tokens per forward pass at most.")
+    batch_token_budget: int = Field(2048, ge=64, description="Tokens per forward pass at most.")
     max_seq_length: int = Field(128, ge=8, le=512, description="Tokens per text after truncation.")
     max_message_bytes: int = Field(65536, ge=64)
     max_text_chars: int = Field(10000, ge=1)
@@ -92,6 +93,11 @@ class Settings(BaseSettings):
     taxonomy_path: Path | None = Field(None, description="Topic taxonomy YAML; default: bundled.")
     device: Device = "auto"
     torch_threads: int | None = Field(None, ge=1, description="CPU threads for inference.")
+    inference_precision: Precision = Field(
+        "auto",
+        description="Encoder compute type: auto = fp16 on CUDA, bf16 on CPUs with native bf16, "
+        "else fp32.",
+    )
 
     # --- Worker ------------------------------------------------------------------------------
     worker_group: str = Field("moodwatch-workers", description="Kafka consumer group of workers.")

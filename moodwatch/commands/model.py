@@ -22,17 +22,6 @@ def _taxonomy(settings: Settings):  # type: ignore[no-untyped-def]
     return load_taxonomy(settings.taxonomy_path)
 
 
-def _options(settings: Settings):  # type: ignore[no-untyped-def]
-    from models.inference import EngineOptions
-
-    return EngineOptions(
-        device=settings.device,
-        max_length=settings.max_seq_length,
-        token_budget=settings.batch_token_budget,
-        threads=settings.torch_threads,
-    )
-
-
 @click.group()
 def model() -> None:
     """Train, evaluate and manage model versions in the registry (MOODWATCH_REGISTRY_PATH)."""
@@ -105,7 +94,10 @@ def eval_(file: Path, version_id: str | None, as_json: bool) -> None:
 
     settings = load_settings()
     examples = read_jsonl(file)
-    engine = load_engine(_registry(settings), version_id, _taxonomy(settings), _options(settings))
+    from moodwatch.engine import engine_options
+
+    options = engine_options(settings)
+    engine = load_engine(_registry(settings), version_id, _taxonomy(settings), options)
     report = evaluate(engine, examples)
     click.echo(
         json.dumps(report, indent=2)
@@ -182,7 +174,9 @@ def predict(texts: tuple[str, ...], channel: str | None) -> None:
     from models.versions import load_engine
 
     settings = load_settings()
-    engine = load_engine(_registry(settings), None, _taxonomy(settings), _options(settings))
+    from moodwatch.engine import engine_options
+
+    engine = load_engine(_registry(settings), None, _taxonomy(settings), engine_options(settings))
     for text, prediction in zip(
         texts, engine.predict(list(texts), [channel] * len(texts)), strict=True
     ):

@@ -24,10 +24,10 @@ def worker(web_port: int | None) -> None:
     """
     import faust
 
-    from models.inference import EngineOptions
     from models.registry import Registry
     from models.taxonomy import load_taxonomy
     from models.versions import ensure_default_version, load_engine
+    from moodwatch.engine import engine_options
     from moodwatch.logs import logging_config, setup_logging
     from stream.app import build_worker, layout_for
     from stream.connections import elasticsearch
@@ -39,13 +39,7 @@ def worker(web_port: int | None) -> None:
     registry = Registry(settings.registry_path)
     taxonomy = load_taxonomy(settings.taxonomy_path)
     ensure_default_version(registry, taxonomy, settings.encoder_path)
-    options = EngineOptions(
-        device=settings.device,
-        max_length=settings.max_seq_length,
-        token_budget=settings.batch_token_budget,
-        threads=settings.torch_threads,
-    )
-    engine = load_engine(registry, None, taxonomy, options)
+    engine = load_engine(registry, None, taxonomy, engine_options(settings))
     client = elasticsearch(settings)
     try:
         create_templates(client, layout_for(settings))
@@ -54,7 +48,10 @@ def worker(web_port: int | None) -> None:
     created = asyncio.run(ensure_topics(settings))
     if created:
         click.echo(f"created topics: {', '.join(created)}")
-    click.echo(f"serving model {engine.version} on {engine.device}; metrics on /metrics")
+    click.echo(
+        f"serving model {engine.version} on {engine.device} ({engine.precision}); "
+        "metrics on /metrics"
+    )
     running = build_worker(settings, engine, web_port)
     faust.Worker(
         running.app,

@@ -11,7 +11,7 @@ import pytest
 
 from models.evaluation import evaluate
 from models.examples import seed_golden_set, seed_training_set
-from models.inference import EngineOptions
+from models.inference import EngineOptions, cpu_has_native_bf16
 from models.registry import Registry
 from models.taxonomy import load_taxonomy
 from models.versions import ensure_default_version, load_engine
@@ -57,3 +57,19 @@ def test_default_model_meets_golden_targets(default_registry: Registry) -> None:
     assert version.metrics["sentiment_macro_f1"] == pytest.approx(
         report["sentiment"]["macro_f1"], abs=1e-3
     )
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not cpu_has_native_bf16(), reason="this CPU has no native bf16 matmuls")
+def test_bf16_scores_the_golden_set_like_fp32(default_registry: Registry) -> None:
+    """``auto`` serves bf16 on such CPUs; it may not cost more than a point of macro-F1."""
+    golden = seed_golden_set()
+    fp32 = evaluate(
+        load_engine(default_registry, options=EngineOptions("cpu", precision="fp32")), golden
+    )
+    engine = load_engine(default_registry, options=EngineOptions("cpu", precision="auto"))
+    assert engine.precision == "bf16"
+    bf16 = evaluate(engine, golden)
+    for head in ("sentiment", "topic"):
+        assert bf16[head]["macro_f1"] >= fp32[head]["macro_f1"] - 0.01, head
+        assert abs(bf16[head]["ece"] - fp32[head]["ece"]) <= 0.02, head

@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import pytest
+import torch
 
 from models.checkpoint import load_checkpoint
 from models.errors import InferenceError
-from models.inference import EngineOptions, InferenceEngine, plan_batches
+from models.inference import (
+    EngineOptions,
+    InferenceEngine,
+    compute_dtype,
+    cpu_has_native_bf16,
+    plan_batches,
+)
 from models.registry import Registry
 from models.taxonomy import Taxonomy, Topic
+from models.versions import load_engine
 
 
 def test_plan_batches_covers_every_index_once_within_budget() -> None:
@@ -105,3 +113,34 @@ def test_bad_inputs_raise_our_error(tiny_engine: InferenceEngine) -> None:
     with pytest.raises(InferenceError, match="string"):
         tiny_engine.predict([None])  # type: ignore[list-item]
     assert tiny_engine.predict([]) == []
+
+
+def test_precision_choices_are_checked_per_device() -> None:
+    cpu = torch.device("cpu")
+    assert compute_dtype(cpu, "fp32") is None
+    assert compute_dtype(cpu, "bf16") is torch.bfloat16
+    assert compute_dtype(cpu, "auto") is (torch.bfloat16 if cpu_has_native_bf16() else None)
+    assert compute_dtype(torch.device("cuda"), "auto") is torch.float16
+    with pytest.raises(InferenceError, match="fp16 needs CUDA"):
+        compute_dtype(cpu, "fp16")
+    with pytest.raises(InferenceError, match="precision must be one of"):
+        compute_dtype(cpu, "int4")
+
+
+def test_bf16_engine_gives_the_fp32_answers(tiny_registry: Registry) -> None:
+    texts = [
+        "my card was charged twice and nobody answers",
+        "Shares of Nordvik slid 6% after a profit warning",
+        "the courier was quick, thank you",
+        "Parliament will vote on the budget on Tuesday",
+    ]
+    channels = ["chat", "news", "chat", "news"]
+    answers = {}
+    for precision in ("fp32", "bf16"):
+        engine = load_engine(tiny_registry, options=EngineOptions("cpu", precision=precision))
+        assert engine.precision == precision
+        answers[precision] = engine.predict(texts, channels)
+    for a, b in zip(answers["fp32"], answers["bf16"], strict=True):
+        assert (a.sentiment, a.topic) == (b.sentiment, b.topic)
+        for label, prob in a.sentiment_probs.items():
+            assert prob == pytest.approx(b.sentiment_probs[label], abs=0.05)
