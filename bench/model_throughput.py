@@ -7,8 +7,12 @@ One run compares, for short (chat-like) and long (news-like) synthetic texts:
    budget splits a chunk into length-sorted passes, which cuts padding);
 2. a ``transformers`` text-classification pipeline called one message at a time, on the same
    MiniLM encoder with a fresh 3-label head (the head is random; the arithmetic is the same);
-3. the bound this machine's measured fp32 matmul rate puts on messages/s, from the encoder's
+3. the bound this machine's measured matmul rate puts on messages/s, from the encoder's
    matmul FLOPs per message, and the fraction of it the engine reaches.
+
+Each device is measured at each compute precision the engine would use there: on a CPU with
+native bf16 both fp32 and bf16 (the engine's ``auto``), each bounded by the matmul rate of its
+own dtype; on CUDA fp16. The naive pipeline is always the tutorial way: fp32, one at a time.
 
 Prints one JSON object on stdout, then a one-line summary. Progress goes to stderr.
 
@@ -41,7 +45,7 @@ import transformers
 from bench.flops import EncoderShape, MatmulRate, measure_matmul
 from models.checkpoint import Checkpoint, load_checkpoint
 from models.encoder import default_encoder_path, load_encoder
-from models.inference import EngineOptions, InferenceEngine, plan_batches
+from models.inference import EngineOptions, InferenceEngine, compute_dtype, plan_batches
 from models.registry import Registry
 from models.taxonomy import load_taxonomy
 from models.training import new_classifier, seed_everything
@@ -65,7 +69,7 @@ class Plan:
     matmul_sizes: tuple[int, ...]
 
 
-FULL = Plan(512, 256, 200, 100, 3, (1, 8, 32, 128, 256), (2048, 8192), (1024, 2048))
+FULL = Plan(512, 256, 200, 100, 3, (1, 8, 32, 128, 256), (1024, 2048, 8192), (1024, 2048))
 QUICK = Plan(192, 96, 60, 30, 2, (1, 32), (2048, 8192), (1024,))
 WORKER_CHUNK = 256
 
@@ -220,10 +224,14 @@ class EngineConfig:
         return out
 
 
-def engine_configs(plan: Plan, n: int, device: str) -> list[EngineConfig]:
+def engine_configs(plan: Plan, n: int, device: str, precision: str) -> list[EngineConfig]:
     configs = [
         # A budget of chunk x max_length never splits a chunk: exactly one pass per predict call.
-        EngineConfig(f"batch {b}", b, EngineOptions(device, MAX_LENGTH, b * MAX_LENGTH, b))
+        EngineConfig(
+            f"batch {b}",
+            b,
+            EngineOptions(device, MAX_LENGTH, b * MAX_LENGTH, b, precision=precision),
+        )
         for b in plan.batch_sizes
         if b <= n
     ]
@@ -233,7 +241,9 @@ def engine_configs(plan: Plan, n: int, device: str) -> list[EngineConfig]:
         label = f"chunk {chunk}, budget {budget}"
         if budget == defaults.token_budget:
             label += " (engine defaults)"
-        options = EngineOptions(device, MAX_LENGTH, budget, defaults.max_batch)
+        options = EngineOptions(
+            device, MAX_LENGTH, budget, defaults.max_batch, precision=precision
+        )
         configs.append(EngineConfig(label, chunk, options))
     return configs
 
@@ -314,6 +324,7 @@ def measure_set(
     checkpoint: Checkpoint,
     version: str,
     device: str,
+    precision: str,
     plan: Plan,
     pipe: Any,
     shape: EncoderShape,
@@ -324,7 +335,7 @@ def measure_set(
     rows: list[dict[str, Any]] = []
     runs: dict[str, Callable[[], None]] = {}
     timed: dict[tuple[int, ...], str] = {}  # forward passes -> label of the config timing them
-    for config in engine_configs(plan, n, device):
+    for config in engine_configs(plan, n, device, precision):
         passes = config.passes(checkpoint.tokenizer, texts)
         widths = [width for count, width in passes for _ in range(count)]
         row: dict[str, Any] = {
@@ -409,18 +420,30 @@ def _headline(row: dict[str, Any], naive_rate: float) -> dict[str, Any]:
     return {**{k: row[k] for k in keys}, "speedup_vs_naive": speedup}
 
 
-def matmul_rates(device: torch.device, sizes: Sequence[int]) -> list[MatmulRate]:
-    # The engine runs fp32 on CPU and fp16 autocast on CUDA: bound each by its own matmul rate.
-    dtype = torch.float16 if device.type == "cuda" else torch.float32
-    return [measure_matmul(size, device, dtype) for size in sizes]
+DTYPES = {"fp32": torch.float32, "bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def matmul_rates(device: torch.device, precision: str, sizes: Sequence[int]) -> list[MatmulRate]:
+    # Each precision is bounded by the matmul rate of its own dtype on its own device.
+    return [measure_matmul(size, device, DTYPES[precision]) for size in sizes]
+
+
+def precisions_for(device: str, requested: str) -> list[str]:
+    """Precisions to time on ``device``: what the engine's ``auto`` picks, and fp32 beside it."""
+    if requested != "auto":
+        return [requested]
+    chosen = compute_dtype(torch.device(device), "auto")
+    picked = {torch.float16: "fp16", torch.bfloat16: "bf16"}.get(chosen) if chosen else None
+    return ["fp32", picked] if picked and device == "cpu" else [picked or "fp32"]
 
 
 def measure_device(
-    device: str, checkpoint: Checkpoint, version: str, plan: Plan, seed: int
+    device: str, precision: str, checkpoint: Checkpoint, version: str, plan: Plan, seed: int
 ) -> dict[str, Any]:
     dev = torch.device(device)
-    before = matmul_rates(dev, plan.matmul_sizes)
-    _log(f"{device}: matmul " + ", ".join(f"{r.size}: {r.gflops} GFLOP/s" for r in before))
+    label = f"{device}/{precision}"
+    before = matmul_rates(dev, precision, plan.matmul_sizes)
+    _log(f"{label}: matmul " + ", ".join(f"{r.size}: {r.gflops} GFLOP/s" for r in before))
     shape = EncoderShape.from_config(checkpoint.classifier.encoder.config)
     pipe = naive_pipeline(device)
     sets = {
@@ -431,6 +454,7 @@ def measure_device(
             checkpoint,
             version,
             device,
+            precision,
             plan,
             pipe,
             shape,
@@ -442,13 +466,14 @@ def measure_device(
     }
     # Measured again at the end, and the better rate kept: other work on the machine only ever
     # lowers it, and a higher bound never flatters the engine. A big gap flags a noisy run.
-    after = matmul_rates(dev, plan.matmul_sizes)
-    _log(f"{device}: matmul again " + ", ".join(f"{r.size}: {r.gflops} GFLOP/s" for r in after))
+    after = matmul_rates(dev, precision, plan.matmul_sizes)
+    _log(f"{label}: matmul again " + ", ".join(f"{r.size}: {r.gflops} GFLOP/s" for r in after))
     peak = max(r.gflops for r in (*before, *after))
     for result in sets.values():
         judge(result, peak)
     return {
         "device": device,
+        "precision": precision,
         "matmul_before": [asdict(r) for r in before],
         "matmul_after": [asdict(r) for r in after],
         "peak_gflops": peak,
@@ -464,31 +489,36 @@ def measure_device(
 
 
 def targets(run: dict[str, Any]) -> list[dict[str, Any]]:
-    """The issue's targets, judged on this run's best batched configuration; a miss stays a miss."""
-    short, long = run["sets"]["short"]["best"], run["sets"]["long"]["best"]
+    """The issue's targets, judged on this run's best batched configuration; a miss stays a miss.
+
+    ``engine_defaults`` shows the same number for the engine as a worker runs it by default.
+    """
     checks = [
-        ("short: batched engine / naive pipeline", TARGET_SPEEDUP, short["speedup_vs_naive"]),
+        ("short", "batched engine / naive pipeline", TARGET_SPEEDUP, "speedup_vs_naive"),
         (
-            "short: fraction of FLOP bound (padded tokens)",
+            "short",
+            "fraction of FLOP bound (padded)",
             TARGET_BOUND_FRACTION,
-            short["bound_fraction_padded"],
+            "bound_fraction_padded",
         ),
-        (
-            "long: fraction of FLOP bound (padded tokens)",
-            TARGET_BOUND_FRACTION,
-            long["bound_fraction_padded"],
-        ),
+        ("long", "fraction of FLOP bound (padded)", TARGET_BOUND_FRACTION, "bound_fraction_padded"),
     ]
-    return [
-        {
-            "device": run["device"],
-            "target": name,
-            "min": target,
-            "measured": measured,
-            "met": measured >= target,
-        }
-        for name, target, measured in checks
-    ]
+    out = []
+    for kind, name, target, key in checks:
+        best, defaults = run["sets"][kind]["best"], run["sets"][kind]["engine_defaults"]
+        out.append(
+            {
+                "device": run["device"],
+                "precision": run["precision"],
+                "target": f"{kind}: {name}",
+                "min": target,
+                "measured": best[key],
+                "config": best["config"],
+                "met": best[key] >= target,
+                "engine_defaults": defaults[key],
+            }
+        )
+    return out
 
 
 def disturbances(load_before: float, runs: list[dict[str, Any]]) -> list[str]:
@@ -499,7 +529,8 @@ def disturbances(load_before: float, runs: list[dict[str, Any]]) -> list[str]:
     for run in runs:
         ratio = run["matmul_after_over_before"]
         if not 0.85 <= ratio <= 1.15:
-            out.append(f"{run['device']} matmul rate changed by {ratio - 1:+.0%} during the run")
+            where = f"{run['device']}/{run['precision']}"
+            out.append(f"{where} matmul rate changed by {ratio - 1:+.0%} during the run")
     return out
 
 
@@ -513,7 +544,7 @@ def summary_line(run: dict[str, Any]) -> str:
             f" ({naive['msg_per_s']:.0f} msg/s), {best['bound_fraction_padded']:.0%} of FLOP bound"
             f" {best['bound_msg_per_s_padded']:.0f} msg/s [{best['config']}]"
         )
-    return f"[{run['device']}] " + "; ".join(parts)
+    return f"[{run['device']} {run['precision']}] " + "; ".join(parts)
 
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
@@ -538,6 +569,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         choices=("auto", "cpu", "cuda"),
         default="auto",
         help="auto = CPU, and CUDA too when present",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "bf16", "fp16"),
+        default="auto",
+        help="auto = what the engine picks per device, plus fp32 on CPU for comparison",
     )
     parser.add_argument("--seed", type=int, default=7, help="seed of the synthetic texts")
     return parser.parse_args(argv)
@@ -580,13 +617,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         checkpoint,
         version,
         checkpoint.taxonomy,
-        EngineOptions(device=devices[0], threads=args.threads),
+        EngineOptions(device=devices[0], threads=args.threads, precision=args.precision),
     )
     warm_up_s = first.warm_up()
     first.retire()
     _log(f"model: {source}; load {load_s:.1f} s, warm-up {warm_up_s:.1f} s")
 
-    runs = [measure_device(device, checkpoint, version, plan, args.seed) for device in devices]
+    runs = [
+        measure_device(device, precision, checkpoint, version, plan, args.seed)
+        for device in devices
+        for precision in precisions_for(device, args.precision)
+    ]
     report: dict[str, Any] = {
         "benchmark": "model_throughput",
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -608,6 +649,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "version": version,
             "load_s": round(load_s, 2),
             "warm_up_s": round(warm_up_s, 2),
+            "warm_up_precision": first.precision,
             "max_length": MAX_LENGTH,
         },
         "plan": {**asdict(plan), "seed": args.seed, "quick": args.quick},
