@@ -21,7 +21,7 @@ started=$(date +%s)
 "$VENV/bin/python" -m pip install --quiet --upgrade pip
 # One resolve with every pin: installing packages one by one breaks the faust/transformers
 # click tangle (see shared INFRA notes), so never add packages here individually.
-"$VENV/bin/python" -m pip install --quiet -c constraints.txt -e ".[dev,onnx]"
+"$VENV/bin/python" -m pip install --quiet -c constraints.txt -e ".[dev]"
 "$VENV/bin/python" -m pip check
 echo "$want" > "$stamp"
 echo "setup: Python dependencies ready in $(( $(date +%s) - started )) s"
