@@ -13,5 +13,6 @@ def engine_options(settings: Settings) -> EngineOptions:
         max_length=settings.max_seq_length,
         token_budget=settings.batch_token_budget,
         threads=settings.torch_threads,
+        streams=settings.inference_streams,
         precision=settings.inference_precision,
     )

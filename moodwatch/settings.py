@@ -92,7 +92,14 @@ class Settings(BaseSettings):
     )
     taxonomy_path: Path | None = Field(None, description="Topic taxonomy YAML; default: bundled.")
     device: Device = "auto"
-    torch_threads: int | None = Field(None, ge=1, description="CPU threads for inference.")
+    torch_threads: int | None = Field(
+        None, ge=1, description="CPU cores for inference; default: all this process may use."
+    )
+    inference_streams: int | None = Field(
+        None,
+        ge=1,
+        description="CPU forward passes side by side (one core each by default: one per core).",
+    )
     inference_precision: Precision = Field(
         "auto",
         description="Encoder compute type: auto = fp16 on CUDA, bf16 on CPUs with native bf16, "

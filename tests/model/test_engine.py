@@ -12,7 +12,9 @@ from models.inference import (
     InferenceEngine,
     compute_dtype,
     cpu_has_native_bf16,
+    cpu_layout,
     plan_batches,
+    plan_call,
 )
 from models.registry import Registry
 from models.taxonomy import Taxonomy, Topic
@@ -144,3 +146,22 @@ def test_bf16_engine_gives_the_fp32_answers(tiny_registry: Registry) -> None:
         assert (a.sentiment, a.topic) == (b.sentiment, b.topic)
         for label, prob in a.sentiment_probs.items():
             assert prob == pytest.approx(b.sentiment_probs[label], abs=0.05)
+
+
+def test_a_call_splits_into_one_pass_per_stream_at_least() -> None:
+    lengths = [20] * 64
+    assert len(plan_call(lengths, 2048, 256, streams=1)) == 1
+    passes = plan_call(lengths, 2048, 256, streams=2)
+    assert len(passes) == 2
+    assert sorted(i for rows in passes for i in rows) == list(range(64))
+    # A single text still makes one pass; the budget still caps a pass.
+    assert plan_call([30], 2048, 256, streams=2) == [[0]]
+    assert all(len(rows) * 20 <= 512 for rows in plan_call(lengths, 512, 256, streams=2))
+
+
+def test_cpu_cores_are_shared_out_between_streams() -> None:
+    cpu = torch.device("cpu")
+    assert cpu_layout(cpu, EngineOptions(threads=4)) == (4, 1)
+    assert cpu_layout(cpu, EngineOptions(threads=4, streams=2)) == (2, 2)
+    assert cpu_layout(cpu, EngineOptions(threads=2, streams=8)) == (2, 1)
+    assert cpu_layout(torch.device("cuda"), EngineOptions(threads=4))[0] == 1
