@@ -45,7 +45,14 @@ import transformers
 from bench.flops import EncoderShape, MatmulRate, measure_matmul
 from models.checkpoint import Checkpoint, load_checkpoint
 from models.encoder import default_encoder_path, load_encoder
-from models.inference import EngineOptions, InferenceEngine, compute_dtype, plan_batches
+from models.inference import (
+    EngineOptions,
+    InferenceEngine,
+    compute_dtype,
+    cpu_layout,
+    plan_call,
+    resolve_device,
+)
 from models.registry import Registry
 from models.taxonomy import load_taxonomy
 from models.training import new_classifier, seed_everything
@@ -67,6 +74,7 @@ class Plan:
     batch_sizes: tuple[int, ...]  # one forward pass per chunk of this many texts
     budgets: tuple[int, ...]  # token budgets tried with worker-sized chunks of 256
     matmul_sizes: tuple[int, ...]
+    threads: int | None = None  # CPU cores for the engine and the naive pipeline; None = all
 
 
 FULL = Plan(512, 256, 200, 100, 3, (1, 8, 32, 128, 256), (1024, 2048, 8192), (1024, 2048))
@@ -217,20 +225,24 @@ class EngineConfig:
     def passes(self, tokenizer: Any, texts: Sequence[str]) -> list[tuple[int, int]]:
         """(rows, padded width) of every forward pass, planned exactly as the engine plans them."""
         out: list[tuple[int, int]] = []
+        streams, _ = cpu_layout(resolve_device(self.options.device), self.options)
         for part in _chunks(texts, self.chunk):
             lengths = token_lengths(tokenizer, part, self.options.max_length)
-            for rows in plan_batches(lengths, self.options.token_budget, self.options.max_batch):
+            budget, most = self.options.token_budget, self.options.max_batch
+            for rows in plan_call(lengths, budget, most, streams):
                 out.append((len(rows), max(lengths[i] for i in rows)))
         return out
 
 
-def engine_configs(plan: Plan, n: int, device: str, precision: str) -> list[EngineConfig]:
+def engine_configs(
+    plan: Plan, n: int, device: str, precision: str, threads: int | None
+) -> list[EngineConfig]:
     configs = [
         # A budget of chunk x max_length never splits a chunk: exactly one pass per predict call.
         EngineConfig(
             f"batch {b}",
             b,
-            EngineOptions(device, MAX_LENGTH, b * MAX_LENGTH, b, precision=precision),
+            EngineOptions(device, MAX_LENGTH, b * MAX_LENGTH, b, threads, precision=precision),
         )
         for b in plan.batch_sizes
         if b <= n
@@ -242,7 +254,7 @@ def engine_configs(plan: Plan, n: int, device: str, precision: str) -> list[Engi
         if budget == defaults.token_budget:
             label += " (engine defaults)"
         options = EngineOptions(
-            device, MAX_LENGTH, budget, defaults.max_batch, precision=precision
+            device, MAX_LENGTH, budget, defaults.max_batch, threads, precision=precision
         )
         configs.append(EngineConfig(label, chunk, options))
     return configs
@@ -265,10 +277,11 @@ def engine_run(
     return run
 
 
-def naive_run(pipe: Any, texts: Sequence[str]) -> Callable[[], None]:
-    """The pipeline scoring ``texts`` one call per message, warmed up."""
+def naive_run(pipe: Any, texts: Sequence[str], threads: int) -> Callable[[], None]:
+    """The pipeline scoring ``texts`` one call per message, warmed up, on every core given."""
 
     def run(count: int = len(texts)) -> None:
+        torch.set_num_threads(threads)  # the engines' set-up may have lowered it
         for text in texts[:count]:
             pipe(text, truncation=True, max_length=MAX_LENGTH)
 
@@ -335,7 +348,7 @@ def measure_set(
     rows: list[dict[str, Any]] = []
     runs: dict[str, Callable[[], None]] = {}
     timed: dict[tuple[int, ...], str] = {}  # forward passes -> label of the config timing them
-    for config in engine_configs(plan, n, device, precision):
+    for config in engine_configs(plan, n, device, precision, plan.threads):
         passes = config.passes(checkpoint.tokenizer, texts)
         widths = [width for count, width in passes for _ in range(count)]
         row: dict[str, Any] = {
@@ -356,7 +369,8 @@ def measure_set(
             runs[config.label] = engine_run(checkpoint, version, texts, config)
         rows.append(row)
     naive_label = "naive pipeline, one at a time"
-    runs[naive_label] = naive_run(pipe, texts[:naive_n])
+    cores = plan.threads or len(os.sched_getaffinity(0))
+    runs[naive_label] = naive_run(pipe, texts[:naive_n], cores)
     _log(f"  {device} {kind}: timing {len(runs)} contestants, {plan.repeats} rounds")
     times = time_rounds(runs, plan.repeats)
 
@@ -593,6 +607,8 @@ def choose_plan(args: argparse.Namespace) -> Plan:
         )
     if args.repeats:
         plan = replace(plan, repeats=max(1, args.repeats))
+    if args.threads:
+        plan = replace(plan, threads=args.threads)
     return plan
 
 
@@ -638,7 +654,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             "python": platform.python_version(),
             "torch": torch.__version__,
             "transformers": transformers.__version__,
-            "threads": torch.get_num_threads(),
+            "cores": plan.threads or len(os.sched_getaffinity(0)),
+            "engine_streams": first.streams,
             "interop_threads": torch.get_num_interop_threads(),
             "cuda": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
             "load_avg_1m_before": round(load_before[0], 2),

@@ -633,6 +633,8 @@ def measure_naive(
     import transformers
 
     logging.getLogger("transformers").setLevel(logging.ERROR)  # the fresh head is intended
+    # Every core the worker's engine gets (building the engine may have lowered the count).
+    torch.set_num_threads(settings.torch_threads or len(os.sched_getaffinity(0)))
     folder = str(settings.encoder_path or default_encoder_path())
     model = transformers.AutoModelForSequenceClassification.from_pretrained(
         folder, num_labels=3, local_files_only=True
@@ -963,7 +965,6 @@ def machine(load_before: tuple[float, float, float]) -> dict[str, Any]:
         "nproc": len(os.sched_getaffinity(0)),
         "python": platform.python_version(),
         "torch": torch.__version__,
-        "torch_threads": torch.get_num_threads(),
         "load_avg_before": [round(x, 2) for x in load_before],
         "load_avg_after": [round(x, 2) for x in os.getloadavg()],
     }
