@@ -57,7 +57,7 @@ class Prediction:
 class EngineOptions:
     device: str = "auto"  # auto | cpu | cuda
     max_length: int = 128  # tokens per text after truncation
-    token_budget: int = 2048  # rows x padded length per forward pass (measured best here)
+    token_budget: int = 1024  # rows x padded length per forward pass (measured best here)
     max_batch: int = 256  # rows per forward pass
     threads: int | None = None  # CPU cores to use; None = every core this process may run on
     streams: int | None = None  # CPU passes side by side; None = one per core (CUDA: always 1)
@@ -160,7 +160,9 @@ class InferenceEngine:
         self.streams, threads = cpu_layout(self.device, self.options)
         self._passes: ThreadPoolExecutor | None = None
         if self.device.type == "cpu":
-            torch.set_num_threads(threads)  # process-wide: intra-op threads of each pass
+            # Process-wide default, used by a call that makes a single pass: it runs on the
+            # calling thread over every core. Passes side by side get ``threads`` each.
+            torch.set_num_threads(self.streams * threads)
             if self.streams > 1:
                 # Each pass thread fixes its own intra-op thread count (an OpenMP per-thread
                 # setting), so later torch.set_num_threads calls elsewhere cannot change it.
@@ -245,7 +247,7 @@ class InferenceEngine:
                 lengths, self.options.token_budget, self.options.max_batch, self.streams
             )
             inputs = [[encoded[i] for i in rows] for rows in passes]
-            if self._passes is not None:
+            if self._passes is not None and len(passes) > 1:
                 outputs = list(self._passes.map(self._forward, inputs))
             else:
                 outputs = [self._forward(rows) for rows in inputs]
