@@ -57,7 +57,7 @@ class Prediction:
 class EngineOptions:
     device: str = "auto"  # auto | cpu | cuda
     max_length: int = 128  # tokens per text after truncation
-    token_budget: int = 1024  # rows x padded length per forward pass (measured best here)
+    token_budget: int = 2048  # rows x padded length per forward pass (best pipeline here)
     max_batch: int = 256  # rows per forward pass
     threads: int | None = None  # CPU cores to use; None = every core this process may run on
     streams: int | None = None  # CPU passes side by side; None = one per core (CUDA: always 1)

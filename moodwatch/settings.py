@@ -76,7 +76,7 @@ class Settings(BaseSettings):
     # --- Micro-batching and inference --------------------------------------------------------
     batch_max_size: int = Field(64, ge=1, le=4096, description="Messages per micro-batch.")
     batch_max_wait_s: float = Field(0.5, gt=0, le=60, description="Longest wait to fill one.")
-    batch_token_budget: int = Field(1024, ge=64, description="Tokens per forward pass at most.")
+    batch_token_budget: int = Field(2048, ge=64, description="Tokens per forward pass at most.")
     max_seq_length: int = Field(128, ge=8, le=512, description="Tokens per text after truncation.")
     max_message_bytes: int = Field(65536, ge=64)
     max_text_chars: int = Field(10000, ge=1)
