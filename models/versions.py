@@ -79,6 +79,7 @@ def build_version(
     engine = InferenceEngine(checkpoint, "candidate", taxonomy, EngineOptions(device="cpu"))
     engine.warm_up(rounds=1)
     report = evaluate(engine, golden if golden is not None else seed_golden_set())
+    engine.retire()  # frees its pass threads: a long-lived trainer builds many of these
     training = {
         "config": config.to_dict(),
         "new": summarize(new),
