@@ -13,6 +13,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from moodwatch.settings import Settings
+
 MAPPING_VERSION = 1
 
 _KEYWORD = {"type": "keyword"}
@@ -96,3 +98,8 @@ class IndexLayout:
             },
             "_meta": {"moodwatch_mapping_version": MAPPING_VERSION},
         }
+
+
+def layout_for(settings: Settings) -> IndexLayout:
+    """The index layout the settings describe (no Faust, no torch: cheap to import)."""
+    return IndexLayout(settings.es_index_prefix, settings.es_index_period, settings.es_replicas)

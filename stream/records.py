@@ -14,9 +14,11 @@ The input contract (one JSON object per Kafka message)::
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
@@ -70,6 +72,7 @@ class Reason(str, Enum):
     BAD_CREATED_AT = "bad_created_at"
     MODEL_FAILED = "model_failed"
     INDEX_REJECTED = "index_rejected"
+    INTERNAL_ERROR = "internal_error"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,16 @@ class Rejection:
 
 WORKER_NAME = f"{socket.gethostname()}-{os.getpid()}"
 
+# The original travels base64-encoded (4/3 its size) inside a JSON record that must fit the
+# producer's request limit (1 MB by default). 256 KiB of original is at most ~342 KiB of record.
+MAX_ORIGINAL_BYTES = 256 * 1024
+
+
+def dead_letter_key(position: Position) -> bytes:
+    """The dead letter's Kafka key: its source position. A redelivered record that fails again
+    gets the same key, so readers (and topic compaction) keep one dead letter per record."""
+    return position.default_id.encode("utf-8")
+
 
 def dead_letter(
     reason: Reason,
@@ -88,14 +101,31 @@ def dead_letter(
     position: Position,
     key: bytes | None = None,
     message_id: str | None = None,
+    timestamp_ms: int | None = None,
+    headers: Sequence[tuple[str, bytes]] = (),
+    max_original_bytes: int = MAX_ORIGINAL_BYTES,
 ) -> bytes:
-    """The dead-letter record: enough to understand, fix and replay the original."""
+    """The dead-letter record: enough to understand, fix and replay the original.
+
+    An original larger than ``max_original_bytes`` keeps only that prefix, with
+    ``original_truncated: true`` and its full size and SHA-256, so the dead letter always fits
+    the producer's request limit and the original can still be identified at its source.
+    """
+    truncated = len(original) > max_original_bytes
+    kept = original[:max_original_bytes] if truncated else original
     record = {
         "reason": reason.value,
-        "detail": detail,
+        "detail": detail[:2000],
         "message_id": message_id,
-        "original_b64": base64.b64encode(original).decode("ascii"),
-        "key_b64": base64.b64encode(key).decode("ascii") if key is not None else None,
+        "original_b64": base64.b64encode(kept).decode("ascii"),
+        "original_size": len(original),
+        "original_sha256": hashlib.sha256(original).hexdigest(),
+        "original_truncated": truncated,
+        "key_b64": base64.b64encode(key[:1024]).decode("ascii") if key is not None else None,
+        "timestamp_ms": timestamp_ms,
+        "headers": [
+            [name, base64.b64encode(value or b"").decode("ascii")] for name, value in headers
+        ][:64],
         "source": {
             "topic": position.topic,
             "partition": position.partition,
@@ -104,4 +134,5 @@ def dead_letter(
         "failed_at": datetime.now(UTC).isoformat(),
         "worker": WORKER_NAME,
     }
-    return json.dumps(record).encode("utf-8")
+    # ensure_ascii: a message id or detail holding a lone surrogate still encodes.
+    return json.dumps(record, ensure_ascii=True).encode("ascii")

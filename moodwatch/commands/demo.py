@@ -96,11 +96,11 @@ def run(passes: int) -> None:
     from models.registry import Registry
     from models.taxonomy import load_taxonomy
     from models.versions import ensure_default_version
-    from stream.app import layout_for
     from stream.connections import elasticsearch
     from stream.feeder import ReadStats, Row, RowOptions, feed, read_file
     from stream.feeder import passes as loop_passes
     from stream.index_admin import create_templates
+    from stream.index_layout import layout_for
     from stream.topics import ensure_topics
 
     settings = load_settings()

@@ -30,6 +30,7 @@ class Harness:
 
         async def no_sleep(seconds: float) -> None:
             self.sleeps.append(seconds)
+            await asyncio.sleep(0)  # a real sleep lets other tasks run: so must this one
 
         self.pipeline = Pipeline(
             limits=Limits(max_bytes=2000, max_chars=500),
@@ -41,6 +42,7 @@ class Harness:
             metrics=self.metrics,
             topic_channels={"chat": "chat", "news": "news"},
             depth=depth,
+            sleep=no_sleep,
         )
         self.offset = 0
         self.all_acked = asyncio.Event()
@@ -55,6 +57,7 @@ class Harness:
 
     async def submit(self, records: list[RawRecord]) -> None:
         self.expected += len(records)
+        self.all_acked.clear()  # drained() waits for these too
 
         async def done() -> None:
             self.acked.extend(r.position.offset for r in records)
