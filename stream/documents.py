@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from models.inference import Prediction
 from stream.records import Message
+
+if TYPE_CHECKING:  # only a type here: importing the engine would import torch
+    from models.inference import Prediction
 
 
 def iso(moment: datetime) -> str:
