@@ -150,10 +150,14 @@ NAMES: tuple[str, ...] = tuple(f.name for f in FIELDS)
 
 
 def csv_columns() -> dict[str, str]:
-    """CSV column name → contract field, for every field but ``text`` (chosen by the caller)."""
+    """CSV column name → contract field.
+
+    Not ``text`` (the caller names its column) nor ``metadata`` (a cell is a string, not an
+    object: a column named so is kept under metadata like any other).
+    """
     columns: dict[str, str] = {}
     for f in FIELDS:
-        if f.name == "text":
+        if f.kind in (Kind.TEXT, Kind.OBJECT):
             continue
         for column in (f.name, *f.csv_aliases):
             columns[column] = f.name
@@ -167,9 +171,11 @@ def markdown_table() -> str:
         "|---|---|---|---|---|---|",
     ]
     for f in FIELDS:
+        aliases = ", ".join(f"`{alias}`" for alias in f.csv_aliases)
+        description = f.description + (f" In CSV also {aliases}." if aliases else "")
         lines.append(
             f"| `{f.name}` | {f.type_label} | {'yes' if f.required else 'no'} | {f.default} "
-            f"| {f.limit_label} | {f.description} |"
+            f"| {f.limit_label} | {description} |"
         )
     return "\n".join(lines) + "\n"
 

@@ -5,7 +5,9 @@ Input formats (``Format``):
 * ``jsonl``: one JSON object per line; objects pass through with their extra fields, and get
   the feed's channel when they name none.
 * ``csv``: a header row; the text column (``text`` unless told otherwise) becomes ``text``,
-  columns named like contract fields keep their names, every other column goes to ``metadata``.
+  columns named like contract fields, or like one of their aliases (``message_id``,
+  ``language``: :func:`stream.contract.csv_columns`), become those fields, every other column
+  goes to ``metadata``.
 * ``lines``: each non-blank line is the text of one message.
 
 Rows whose text is blank are skipped and counted (:class:`ReadStats`), because they can only
@@ -34,6 +36,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from moodwatch.settings import Settings
+from stream import contract
 from stream.connections import kafka_options
 from stream.errors import StreamError
 
@@ -43,8 +46,8 @@ Row = dict[str, Any]
 _EXTENSIONS: dict[str, Format] = {
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".txt": "lines",
 }
-# CSV columns that are contract fields; any other column is kept under "metadata".
-_CONTRACT_COLUMNS = ("id", "channel", "source", "created_at", "lang", "author", "conversation_id")
+# CSV column -> contract field (names and aliases); any other column is kept under "metadata".
+_CONTRACT_COLUMNS = contract.csv_columns()
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,11 +237,13 @@ def _csv_rows(
             continue
         row: Row = {"text": text}
         metadata = {}
-        for column, value in values.items():
+        # A field's own name wins over its aliases whatever the column order.
+        for column, value in sorted(values.items(), key=lambda cv: cv[0] not in contract.BY_NAME):
             if not value:
                 continue
-            if column in _CONTRACT_COLUMNS:
-                row[column] = value
+            field_name = _CONTRACT_COLUMNS.get(column)
+            if field_name is not None and field_name not in row:
+                row[field_name] = value
             else:
                 metadata[column] = value
         if metadata:

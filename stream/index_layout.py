@@ -13,21 +13,17 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from stream.contract import FIELDS
+
 MAPPING_VERSION = 1
 
 _KEYWORD = {"type": "keyword"}
 _DATE = {"type": "date"}
 _FLOAT = {"type": "float"}
 
+# The contract's fields (stream.contract), then what the worker adds.
 MESSAGE_PROPERTIES: dict[str, Any] = {
-    "id": _KEYWORD,
-    "text": {"type": "text"},
-    "channel": _KEYWORD,
-    "source": _KEYWORD,
-    "lang": _KEYWORD,
-    "author": _KEYWORD,
-    "conversation_id": _KEYWORD,
-    "created_at": _DATE,
+    **{field.name: field.mapping for field in FIELDS},
     "ingested_at": _DATE,
     "scored_at": _DATE,
     "indexed_at": _DATE,
@@ -55,7 +51,6 @@ MESSAGE_PROPERTIES: dict[str, Any] = {
             "offset": {"type": "long"},
         }
     },
-    "metadata": {"type": "object", "enabled": False},
 }
 
 
