@@ -11,9 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from stream.contract import FIELDS
+
+if TYPE_CHECKING:
+    from moodwatch.settings import Settings
 
 MAPPING_VERSION = 1
 
@@ -91,3 +94,8 @@ class IndexLayout:
             },
             "_meta": {"moodwatch_mapping_version": MAPPING_VERSION},
         }
+
+
+def layout_for(settings: Settings) -> IndexLayout:
+    """The index layout the settings describe (prefix, period, replicas)."""
+    return IndexLayout(settings.es_index_prefix, settings.es_index_period, settings.es_replicas)

@@ -29,9 +29,10 @@ def worker(web_port: int | None) -> None:
     from models.versions import ensure_default_version, load_engine
     from moodwatch.engine import engine_options
     from moodwatch.logs import logging_config, setup_logging
-    from stream.app import build_worker, layout_for
+    from stream.app import build_worker
     from stream.connections import elasticsearch
     from stream.index_admin import create_templates
+    from stream.index_layout import layout_for
     from stream.topics import ensure_topics
 
     settings = load_settings()

@@ -153,7 +153,7 @@ async def test_feed_to_a_missing_topic_is_an_error_not_a_new_topic(
     lines = tmp_path / "t.txt"
     lines.write_text("hello\n", encoding="utf-8")
     result = await invoke(["feed", str(lines), "--channel", "news", "--topic", unique("nowhere")])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "does not exist" in result.output
     assert "Traceback" not in result.output
 
@@ -310,6 +310,6 @@ async def test_inspect_of_a_missing_topic_says_so(
     services: Settings, unique: Namer
 ) -> None:
     result = await invoke(["dlq", "inspect"], env={"MOODWATCH_TOPIC_DEAD_LETTER": unique("none")})
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "there is no topic" in result.output
     assert "Traceback" not in result.output

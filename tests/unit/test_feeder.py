@@ -389,7 +389,7 @@ def test_the_inspect_view_redacts_before_cutting() -> None:
 def test_feed_reports_a_bad_line_without_a_traceback(tmp_path: Path) -> None:
     path = write(tmp_path, "in.jsonl", '{"text": "ok"}\n{oops}\n')
     result = CliRunner().invoke(cli, ["feed", str(path), "--channel", "news"])
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # a moodwatch error, not a usage error
     assert f"error: {path}:2: not JSON" in result.output
     assert "Traceback" not in result.output
 
@@ -397,7 +397,7 @@ def test_feed_reports_a_bad_line_without_a_traceback(tmp_path: Path) -> None:
 def test_feed_reports_a_missing_csv_column(tmp_path: Path) -> None:
     path = write(tmp_path, "in.csv", "body,id\nhello,1\n")
     result = CliRunner().invoke(cli, ["feed", str(path), "--channel", "chat"])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "no column 'text'; the columns are body, id" in result.output
 
 
