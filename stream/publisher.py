@@ -88,11 +88,13 @@ class Publisher:
         *,
         timestamp_ms: int | None = None,
         headers: Sequence[Header] | None = None,
+        on_done: Callable[[BaseException | None], None] | None = None,
     ) -> None:
         """Hand one message to the producer; waits only while too many await their ack.
 
         ``timestamp_ms`` sets the record's Kafka timestamp (default: now, set by the producer);
-        ``headers`` are sent as given.
+        ``headers`` are sent as given. ``on_done`` is called once with None when the broker
+        acknowledged this message, or with the error when it never will.
         """
         await self._slots.acquire()
         try:
@@ -101,15 +103,22 @@ class Publisher:
                 headers=list(headers) if headers else None,
             )
         except KafkaError as exc:  # refused before queueing, e.g. a message over the size limit
-            self._settle(topic, exc)
+            self._settle(topic, exc, on_done)
             return
         except BaseException:
             self._slots.release()
             raise
-        delivery.add_done_callback(lambda done: self._settle(topic, _failure(done)))
+        delivery.add_done_callback(lambda done: self._settle(topic, _failure(done), on_done))
 
-    def _settle(self, topic: str, error: BaseException | None) -> None:
+    def _settle(
+        self,
+        topic: str,
+        error: BaseException | None,
+        on_done: Callable[[BaseException | None], None] | None = None,
+    ) -> None:
         self._slots.release()
+        if on_done is not None:
+            on_done(error)
         if error is None:
             self.sent[topic] += 1
             if self._on_delivered is not None:

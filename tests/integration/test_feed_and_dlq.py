@@ -229,7 +229,8 @@ async def test_dead_letters_inspect_redacted_export_fix_and_replay(
 ) -> None:
     dlq = await create_topic(unique("dead-letter"), partitions=2)
     source = await create_topic(unique("chat-src"), partitions=1)
-    env = {"MOODWATCH_TOPIC_DEAD_LETTER": dlq}
+    env = {"MOODWATCH_TOPIC_DEAD_LETTER": dlq,
+           "MOODWATCH_DLQ_REPLAY_STATE": str(tmp_path / "replayed.jsonl")}
     failed_model = b'{"text": "Please write to jane.doe@example.com about my refund"}'
     bad_date = b'{"id": "c-7", "text": "Where is my parcel?", "created_at": "yesterday"}'
     producer = AIOKafkaProducer(**kafka_options(services), acks="all")
