@@ -70,3 +70,15 @@ def test_every_field_is_documented() -> None:
     for field in FIELDS:
         assert field.description.endswith(".") and field.default, field.name
         assert f"| `{field.name}` |" in markdown_table()
+
+
+def test_feed_help_names_every_csv_column() -> None:
+    from click.testing import CliRunner
+
+    from moodwatch.cli import cli
+    from stream.contract import csv_columns
+
+    shown = " ".join(CliRunner().invoke(cli, ["feed", "--help"]).output.split())
+    for column in csv_columns():
+        if column != "channel":  # the channel comes from --channel, or a row's own field
+            assert column in shown, column
