@@ -89,10 +89,11 @@ def from_letter(letter: DeadLetter) -> Pending:
 
 def from_export(lines: Iterable[str], name: str) -> Iterator[Pending]:
     """Pending replays of an export file, each keyed by its source and its (fixed) content."""
-    kept = [(number, line) for number, line in enumerate(lines, 1) if line.strip()]
-    for number, line in kept:
-        (replay,) = replays_from_export([line], f"{name}:{number}")
-        record = json.loads(line)["dead_letter"]
+    kept = list(lines)
+    # The same lines in the same order (blank ones skipped alike); a damaged line raises in
+    # replays_from_export, naming its line, before it is read here.
+    records = (json.loads(line)["dead_letter"] for line in kept if line.strip())
+    for replay, record in zip(replays_from_export(kept, name), records, strict=True):
         digest = hashlib.sha256(replay.value + b"\0" + (replay.key or b"")).hexdigest()[:32]
         source = replay.source
         yield Pending(

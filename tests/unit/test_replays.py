@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from stream.errors import StreamError
-from stream.replays import ReplayLog, original_headers, original_timestamp_ms
+from stream.replays import ReplayLog, from_export, original_headers, original_timestamp_ms
 
 
 @pytest.mark.parametrize(
@@ -56,3 +57,14 @@ def test_the_log_remembers_across_runs_and_survives_a_torn_line(tmp_path: Path) 
 def test_two_replays_cannot_share_a_log(tmp_path: Path) -> None:
     with ReplayLog(tmp_path / "r.jsonl"), pytest.raises(StreamError, match="another"):
         ReplayLog(tmp_path / "r.jsonl").__enter__()
+
+
+def test_a_damaged_export_line_names_its_line() -> None:
+    good = json.dumps({"dead_letter": {"source": {"topic": "chat", "partition": 0, "offset": 1},
+                                       "reason": "model_failed", "timestamp_ms": 5},
+                       "message": {"text": "hi"}})
+    pending = list(from_export([good, "\n"], "fix.jsonl"))
+    assert [p.timestamp_ms for p in pending] == [5]
+    assert pending[0].replay.value == b'{"text": "hi", "id": "chat-0-1"}'
+    with pytest.raises(StreamError, match=r"^fix\.jsonl:3: not an export line"):
+        list(from_export([good, "\n", "{broken"], "fix.jsonl"))
