@@ -1,14 +1,7 @@
 """What flows through the stream: accepted messages, dead letters, scored documents.
 
-The input contract (one JSON object per Kafka message)::
-
-    text             str, required, non-empty, at most MOODWATCH_MAX_TEXT_CHARS characters
-    id               str, optional; default "<topic>-<partition>-<offset>"
-    channel          "news" | "chat", optional; default from the topic it arrived on
-    source           str, optional: outlet, chat queue, ...
-    created_at       ISO-8601 string, optional; default the Kafka timestamp; naive means UTC
-    lang, author, conversation_id   str, optional
-    metadata         JSON object, optional, stored as is (not indexed)
+The input contract (one JSON object per Kafka message: which fields, their types, defaults and
+limits) is defined once in :mod:`stream.contract`; :class:`Message` holds one accepted message.
 """
 
 from __future__ import annotations
@@ -24,7 +17,7 @@ from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-CHANNELS = ("news", "chat")
+from stream.contract import CHANNELS as CHANNELS  # re-exported for older callers
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +66,10 @@ class Reason(str, Enum):
     MODEL_FAILED = "model_failed"
     INDEX_REJECTED = "index_rejected"
     INTERNAL_ERROR = "internal_error"
+    UNENCODABLE = "unencodable"  # a string UTF-8 cannot encode (a lone surrogate escape)
+    CONTROL_CHARACTER = "control_character"  # in a keyword field
+    FIELD_TOO_LONG = "field_too_long"  # a keyword field over its byte limit
+    BAD_METADATA = "bad_metadata"  # nested too deep, or too many entries
 
 
 @dataclass(frozen=True, slots=True)

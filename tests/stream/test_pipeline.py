@@ -98,7 +98,9 @@ async def test_good_records_indexed_bad_ones_dead_lettered(harness: Harness) -> 
 
     docs = harness.es.documents
     assert set(docs) == {"a-1", "chat-0-5"}  # producer id, else topic-partition-offset
+    # Each prediction lands on its own message (the fake calls "bad" texts negative).
     assert docs["a-1"]["sentiment"]["label"] == "positive"
+    assert docs["chat-0-5"]["sentiment"]["label"] == "negative"
     assert docs["chat-0-5"]["created_at"] == "2026-11-20T08:00:00.000+00:00"
     assert docs["chat-0-5"]["_index"] == "mw-messages-2026.11"
     assert docs["a-1"]["model_version"] == "fake-1"
