@@ -207,7 +207,7 @@ def seed_messages(
     bursts: Sequence[Burst] = (),
     period: str = "month",
 ) -> int:
-    """Seed ``count`` calm documents over ``groups`` topics plus ``bursts``; returns docs written."""
+    """Seed ``count`` calm documents over ``groups`` topics, plus ``bursts``; returns the total."""
     layout = IndexLayout(prefix, period)
     topics = topic_names(groups)
 
