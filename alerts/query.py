@@ -138,8 +138,10 @@ def parse_response(
 ) -> Measurement:
     """Turn the aggregation response into per-group :class:`GroupStats`."""
     aggs = body.get("aggregations") or {}
+    if not aggs:  # no messages index yet
+        return Measurement(rule.name, at, plan, {}, 0, rule.group_limit)
     if rule.group_field is None:
-        groups = {ALL: _group_stats(ALL, aggs, rule, plan)} if aggs else {}
+        groups = {ALL: _group_stats(ALL, aggs, rule, plan)}
         seen = len(groups)
     else:
         groups = {

@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import socket
+import ssl
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -62,6 +63,9 @@ def build_notifiers(settings: Settings) -> dict[str, Notifier]:
             password=settings.smtp_password,
             starttls=settings.smtp_starttls,
             timeout_s=timeout,
+            ssl_context=ssl.create_default_context(
+                cafile=str(settings.smtp_ca_cert) if settings.smtp_ca_cert else None
+            ),
         )
     return notifiers
 

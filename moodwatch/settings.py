@@ -141,6 +141,7 @@ class Settings(BaseSettings):
     smtp_from: str = "moodwatch@localhost"
     smtp_to: str = Field("", description="Comma-separated alert e-mail recipients.")
     smtp_starttls: bool = True
+    smtp_ca_cert: Path | None = Field(None, description="CA file to verify the SMTP server's TLS.")
     dashboard_url: str = Field("http://127.0.0.1:8501", description="Base URL of the dashboard.")
 
     @field_validator("kafka_bootstrap_servers")
