@@ -49,7 +49,8 @@ def test_resolves_after_n_clear_evaluations_and_a_breach_resets_the_count() -> N
 def test_one_fire_and_one_resolve_per_episode_and_numbered_episodes() -> None:
     r = rule(resolve_after=1)
     track = Track()
-    for status in ["breach", "breach", "clear", "breach", "clear"]:
+    statuses: list[Status] = ["breach", "breach", "clear", "breach", "clear"]
+    for status in statuses:
         track, _ = step(track, status, r, T0)
     assert track.episodes == 2 and not track.firing
 

@@ -149,14 +149,14 @@ def test_two_alerters_one_episode_one_notice_each_even_when_the_leader_dies(
             seed(es, prefix, calm + burst)
             searchable = time.time()
 
-            wait_for(lambda: webhook.notices("firing"), INTERVAL_S + 10, "the firing webhook")
+            wait_for(lambda: bool(webhook.notices("firing")), INTERVAL_S + 10, "the firing webhook")
             fired_at = webhook.received[0][0]
             assert fired_at - searchable <= INTERVAL_S + 10
 
             leader, standby = (first, second) if first.leader() else (second, first)
             leader.kill()  # mid-episode: the standby must continue it, not open a new one
             wait_for(lambda: standby.leader(), 30, "the standby to take over")
-            wait_for(lambda: webhook.notices("resolved"), 60, "the resolved webhook")
+            wait_for(lambda: bool(webhook.notices("resolved")), 60, "the resolved webhook")
             wait_for(lambda: len(inbox.messages) >= 2, 30, "both e-mails")
             standby.stop()  # any duplicate would have been sent by now
 
