@@ -29,7 +29,7 @@ from alerts.query import Measurement, measure
 from alerts.rules import AlertRule
 from alerts.store import AlertStore, Silence, Version
 from alerts.tracking import Track, Transition, step
-from alerts.windows import GroupStats, WindowStats
+from alerts.windows import GroupStats, WindowPlan, WindowStats
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +59,7 @@ class Evaluator:
         dashboard_url: str,
         notifiers: Sequence[str],
         measure_fn: Callable[[AlertRule, datetime], Measurement] | None = None,
+        evidence_fn: Callable[[AlertRule, str, WindowPlan], dict[str, Any]] | None = None,
     ) -> None:
         self.client = client
         self.store = store
@@ -66,6 +67,9 @@ class Evaluator:
         self.dashboard_url = dashboard_url
         self.notifiers = list(notifiers)
         self._measure = measure_fn or (lambda rule, now: measure(client, messages_index, rule, now))
+        self._evidence = evidence_fn or (
+            lambda rule, group, plan: collect_evidence(client, messages_index, rule, group, plan)
+        )
         self._tracks: dict[str, dict[str, tuple[Track, Version | None]]] = {}
 
     def forget(self) -> None:
@@ -221,9 +225,7 @@ class Evaluator:
         truncated: dict[str, int] | None = None
         if measurement.truncated:
             truncated = {"limit": rule.group_limit, "groups_seen": measurement.groups_seen}
-        evidence: dict[str, Any] = collect_evidence(
-            self.client, self.messages_index, rule, group, plan
-        )
+        evidence = self._evidence(rule, group, plan)
         return Episode(
             id=ident,
             rule=rule.name,
