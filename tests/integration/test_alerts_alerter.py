@@ -158,6 +158,12 @@ def test_two_alerters_one_episode_one_notice_each_even_when_the_leader_dies(
             wait_for(lambda: standby.leader(), 30, "the standby to take over")
             wait_for(lambda: bool(webhook.notices("resolved")), 60, "the resolved webhook")
             wait_for(lambda: len(inbox.messages) >= 2, 30, "both e-mails")
+            metrics = standby.metrics()
+            assert 'moodwatch_alert_notifications_total{notifier="webhook",outcome="sent"} 1.0' in (
+                metrics
+            )  # the standby sent the resolved notice, and only that
+            assert 'moodwatch_alert_evaluations_total{outcome="ok",rule="chat-share"}' in metrics
+            assert "moodwatch_alert_leader 1.0" in metrics
             standby.stop()  # any duplicate would have been sent by now
 
             assert webhook.attempts == 2 + len(webhook.received)  # failed twice, then delivered

@@ -6,12 +6,14 @@ tests replay minutes of history in seconds without waiting on a clock.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+from click.testing import CliRunner
 from elasticsearch import Elasticsearch
 
 from alerts.backtest import backtest, evaluation_ticks
@@ -21,6 +23,7 @@ from alerts.query import measure
 from alerts.rules import AlertRule
 from alerts.store import AlertStore
 from bench.seed_messages import Burst, burst_documents, scored, synthetic_documents
+from moodwatch.cli import cli
 from tests.integration.alertkit import aligned, cleaned, seed
 
 EVERY = timedelta(seconds=20)
@@ -75,7 +78,7 @@ def chat_history(burst_topic: str) -> list[dict[str, object]]:
 
 
 def test_a_negative_burst_on_one_topic_fires_once_for_it_and_resolves(
-    es: Elasticsearch, prefix: str
+    es: Elasticsearch, prefix: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     seed(es, prefix, chat_history("topic-01"))
     rule = AlertRule.model_validate(SPIKE_RULE)
@@ -114,6 +117,35 @@ def test_a_negative_burst_on_one_topic_fires_once_for_it_and_resolves(
     assert [(e.group, e.fired_at, e.resolved_at) for e in replayed] == [
         (episode.group, episode.fired_at, episode.resolved_at)
     ]
+
+    # ... and so does the command line, and it lists, shows and silences what the alerter wrote.
+    import yaml
+
+    rules = tmp_path / "rules.yaml"
+    rules.write_text(yaml.safe_dump(SPIKE_RULE))
+    monkeypatch.setenv("MOODWATCH_ES_INDEX_PREFIX", prefix)
+    runner = CliRunner()
+    span = ["--from", start.isoformat(), "--to", end.isoformat()]
+    result = runner.invoke(
+        cli, ["alerts", "backtest", "chat-spike", *span, "--rules", str(rules), "--json"]
+    )
+    assert result.exit_code == 0, result.output
+    (cli_episode,) = json.loads(result.output)["episodes"]
+    assert cli_episode["group"] == "topic-01"
+    assert cli_episode["fired_at"] == episode.fired_at.isoformat()
+    assert cli_episode["resolved_at"] == episode.resolved_at.isoformat()  # type: ignore[union-attr]
+
+    listed = runner.invoke(cli, ["alerts", "list"])
+    assert listed.exit_code == 0 and episode.id in listed.output and "resolved" in listed.output
+    shown = runner.invoke(cli, ["alerts", "show", episode.id])
+    assert json.loads(shown.output)["evidence"]["top_topics"][0]["key"] == "topic-01"
+    missing = runner.invoke(cli, ["alerts", "show", "chat-spike:nowhere:9"])
+    assert missing.exit_code != 0 and "no episode" in missing.output
+    until = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
+    silenced = runner.invoke(cli, ["alerts", "silence", "chat-spike", "topic-01", "--until", until])
+    assert silenced.exit_code == 0, silenced.output
+    (silence,) = evaluator.store.silences(datetime.now(UTC))
+    assert (silence.rule, silence.group) == ("chat-spike", "topic-01")
 
 
 def test_three_negative_of_four_below_min_count_does_not_fire(
