@@ -257,8 +257,11 @@ def main(argv: list[str] | None = None) -> int:
             name=f"{latency_prefix}-messages"
         )
         if not args.keep and not args.skip_cost:
-            for name in client.indices.get(index=f"{args.prefix}-messages-*"):
+            for name in client.indices.get(index=f"{args.prefix}-*", ignore_unavailable=True):
                 client.indices.delete(index=name)
+            client.options(ignore_status=404).indices.delete_index_template(
+                name=f"{args.prefix}-messages"
+            )
         client.close()
     print(json.dumps(result))
     summary = []
