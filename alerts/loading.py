@@ -98,7 +98,7 @@ def _field_problems(exc: ValidationError) -> Iterable[str]:
 
 def load_rules(path: Path) -> list[AlertRule]:
     """Every rule under ``path``; any invalid file raises :class:`RuleError` (strict: for CI)."""
-    book = RuleBook(path)
+    book = RuleBook(path, report=False)
     book.reload()
     if book.problem_lines():
         raise RuleError(book.problem_lines())
@@ -119,6 +119,7 @@ class RuleBook:
     files: dict[Path, _LoadedFile] = field(default_factory=dict)
     problems: dict[Path, list[str]] = field(default_factory=dict)
     duplicates: list[str] = field(default_factory=list)
+    report: bool = True  # log loads and refusals (the alerter); off for one-shot checks
 
     @property
     def rules(self) -> list[AlertRule]:
@@ -162,13 +163,15 @@ class RuleBook:
             rules = parse_rules(content.decode("utf-8", errors="replace"), str(path))
         except RuleError as exc:
             self.problems[path] = [f"#{digest}", *exc.problems]
-            log.error(
-                "alert rules refused (previous rules keep running): %s", "; ".join(exc.problems)
-            )
+            if self.report:
+                log.error(
+                    "alert rules refused (previous rules keep running): %s", "; ".join(exc.problems)
+                )
             return False
         self.problems.pop(path, None)
         self.files[path] = _LoadedFile(digest, rules)
-        log.info("alert rules loaded from %s: %s", path, ", ".join(r.name for r in rules))
+        if self.report:
+            log.info("alert rules loaded from %s: %s", path, ", ".join(r.name for r in rules))
         return True
 
     def _refuse_duplicates(self) -> None:

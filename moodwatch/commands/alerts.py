@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import signal
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -187,6 +188,8 @@ def alerter(web_port: int | None) -> None:
 
     settings = load_settings()
     setup_logging(settings)
+    # One line per ES request every few seconds drowns the alerts: keep the client's warnings.
+    logging.getLogger("elastic_transport").setLevel(logging.WARNING)
     client = elasticsearch(settings)
 
     async def main() -> None:

@@ -214,3 +214,41 @@ def test_a_malformed_rule_file_is_refused_while_a_good_rule_fires(
         for rule in book.rules:
             fired += evaluator.evaluate(rule, tick).notices
     assert fired and all(i.startswith("chat-spike:topic-02:") for i in fired)
+
+
+def test_more_groups_than_the_limit_is_said_in_the_alert_and_the_log(
+    es: Elasticsearch, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    docs = []
+    for k, topic in enumerate(TOPICS):  # topic-00 has the most messages, topic-03 the fewest
+        for i in range(20 - 3 * k):
+            docs.append(
+                scored(
+                    f"{topic}-{i}", T + timedelta(seconds=i), topic=topic, channel="chat",
+                    source="s", sentiment="negative", confidence=0.8, text="it broke",
+                )
+            )  # fmt: skip
+    seed(es, prefix, docs)
+    rule = AlertRule.model_validate(
+        {
+            "name": "capped",
+            "group_by": "topic",
+            "group_limit": 2,
+            "window": "60s",
+            "counting": {"mode": "probability"},
+            "condition": {"type": "negative_share", "above": 0.7, "min_count": 5},
+            "notify": ["log"],
+        }
+    )
+    evaluator = evaluator_for(es, prefix)
+    outcome = evaluator.evaluate(rule, T + timedelta(seconds=30))
+
+    assert (outcome.groups_seen, outcome.truncated) == (4, True)
+    assert sorted(outcome.verdicts) == ["topic-00", "topic-01"]  # the two largest
+    # probability counting: each message weighs its P(negative) = 0.8
+    assert outcome.verdicts["topic-00"].numbers["share"] == pytest.approx(0.8)
+    assert "capped: 4 groups, evaluating the 2 largest" in caplog.text
+    es.indices.refresh(index=f"{prefix}-alerts")
+    episodes = evaluator.store.list_episodes(rule="capped")
+    assert len(episodes) == 2
+    assert all(e.groups_truncated == {"limit": 2, "groups_seen": 4} for e in episodes)
