@@ -1,6 +1,7 @@
 """Two real ``moodwatch alerter`` processes on the real ES and Kafka, with a local webhook
 (failing twice first) and a local SMTP server (aiosmtpd, STARTTLS): one episode, one notice per
-kind per notifier, and the evaluating process killed mid-episode changes nothing of that."""
+kind per notifier, and the evaluating process killed mid-episode changes nothing of that. A
+malformed rule file beside the good one is refused (named in /health) while the good one fires."""
 
 from __future__ import annotations
 
@@ -117,8 +118,11 @@ def test_two_alerters_one_episode_one_notice_each_even_when_the_leader_dies(
 ) -> None:
     controller, inbox, cert = smtp
     webhook = WebhookReceiver(failures=2).start()
-    rules = tmp_path / "rules.yaml"
-    rules.write_text(yaml.safe_dump(RULE))
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    (rules / "chat.yaml").write_text(yaml.safe_dump(RULE))
+    broken = {**RULE, "name": "broken", "window": "soon"}
+    (rules / "broken.yaml").write_text(yaml.safe_dump(broken))
     alerts_topic = unique("alerts")
     make_topic(services, alerts_topic)
     with cleaned(es, unique("mwalerter")) as prefix:
@@ -140,6 +144,9 @@ def test_two_alerters_one_episode_one_notice_each_even_when_the_leader_dies(
         try:
             wait_for(lambda: first.leader() or second.leader(), 30, "one alerter to lead")
             assert not (first.leader() and second.leader())
+            problems = first.health()["rule_problems"]
+            assert any("broken.yaml: rule 'broken': window:" in p for p in problems), problems
+            assert first.health()["rules"] == ["chat-share"]
 
             now = datetime.now(UTC)
             calm = [chat(i, "delivery", "neutral", now) for i in range(12)]
