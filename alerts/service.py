@@ -166,6 +166,10 @@ class Alerter:
         for rule in self.rules.rules:
             if rule.enabled and self._due(rule, tick):
                 notices += await self._evaluate(rule, tick, silences)
+        if not self.lease.held(datetime.now(UTC)):
+            # The cycle outlived the lease: the next holder delivers what is pending.
+            log.warning("lease expired during the cycle: leaving notices to the next holder")
+            return
         for episode_id in notices:
             await self.dispatcher.deliver(episode_id)
         try:
