@@ -130,15 +130,15 @@ def test_a_negative_burst_on_one_topic_fires_once_for_it_and_resolves(
         cli, ["alerts", "backtest", "chat-spike", *span, "--rules", str(rules), "--json"]
     )
     assert result.exit_code == 0, result.output
-    (cli_episode,) = json.loads(result.output)["episodes"]
+    (cli_episode,) = json.loads(result.stdout)["episodes"]
     assert cli_episode["group"] == "topic-01"
     assert cli_episode["fired_at"] == episode.fired_at.isoformat()
     assert cli_episode["resolved_at"] == episode.resolved_at.isoformat()  # type: ignore[union-attr]
 
     listed = runner.invoke(cli, ["alerts", "list"])
-    assert listed.exit_code == 0 and episode.id in listed.output and "resolved" in listed.output
+    assert listed.exit_code == 0 and episode.id in listed.stdout and "resolved" in listed.stdout
     shown = runner.invoke(cli, ["alerts", "show", episode.id])
-    assert json.loads(shown.output)["evidence"]["top_topics"][0]["key"] == "topic-01"
+    assert json.loads(shown.stdout)["evidence"]["top_topics"][0]["key"] == "topic-01"
     missing = runner.invoke(cli, ["alerts", "show", "chat-spike:nowhere:9"])
     assert missing.exit_code != 0 and "no episode" in missing.output
     until = (datetime.now(UTC) + timedelta(hours=1)).isoformat()
