@@ -18,7 +18,7 @@ from alerts.conditions import judge
 from alerts.query import Measurement
 from alerts.rules import AlertRule
 from alerts.tracking import Track, Transition, step
-from alerts.windows import GroupStats, WindowStats
+from alerts.windows import GroupStats
 
 
 def tick_at_or_before(moment: datetime, every: timedelta) -> datetime:
@@ -73,12 +73,11 @@ def backtest(
     tracks: dict[str, Track] = {}
     open_episodes: dict[str, ReplayedEpisode] = {}
     episodes: list[ReplayedEpisode] = []
-    empty = WindowStats()
     for tick in evaluation_ticks(start, end, every):
         measurement = measure_fn(rule, tick)
         groups = [*measurement.groups, *(g for g in open_episodes if g not in measurement.groups)]
         for group in groups:
-            stats = measurement.groups.get(group) or GroupStats(group, empty, ())
+            stats = measurement.groups.get(group) or GroupStats.gone(group)
             verdict = judge(rule, stats)
             track, transition = step(tracks.get(group, Track()), verdict.status, rule, tick)
             tracks[group] = track

@@ -42,7 +42,7 @@ def judge(rule: AlertRule, stats: GroupStats) -> Verdict:
     if isinstance(condition, Spike):
         return _spike(condition, stats)
     if isinstance(condition, Volume):
-        return _volume(condition, stats.current)
+        return _volume(condition, stats)
     return _model_drift(condition, stats)
 
 
@@ -132,15 +132,22 @@ def _spike(condition: Spike, stats: GroupStats) -> Verdict:
     )
 
 
-def _volume(condition: Volume, current: WindowStats) -> Verdict:
+def _volume(condition: Volume, stats: GroupStats) -> Verdict:
+    current = stats.current
+    history = sum(w.count for w in stats.baseline)
     numbers: dict[str, float | int | None] = {
         "count": current.count,
         "above": condition.above,
         "below": condition.below,
+        "baseline_count": history,
     }
     if condition.above is not None and current.count > condition.above:
         return Verdict("breach", f"{current.count} messages > {condition.above}", numbers)
     if condition.below is not None and current.count < condition.below:
+        if condition.require_history and history == 0 and not stats.vanished:
+            return Verdict(
+                "clear", "no messages before either: not a feed that went silent", numbers
+            )
         return Verdict("breach", f"{current.count} messages < {condition.below}", numbers)
     return Verdict("clear", f"{current.count} messages within bounds", numbers)
 

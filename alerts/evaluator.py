@@ -29,7 +29,7 @@ from alerts.query import Measurement, measure
 from alerts.rules import AlertRule
 from alerts.store import AlertStore, Silence, Version
 from alerts.tracking import Track, Transition, step
-from alerts.windows import GroupStats, WindowPlan, WindowStats
+from alerts.windows import GroupStats, WindowPlan
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +95,11 @@ class Evaluator:
                 measurement.groups_seen,
                 rule.group_limit,
             )
-        empty = GroupStats("", WindowStats(), ())
         firing_elsewhere = [
             g for g, (t, _) in tracks.items() if t.firing and g not in measurement.groups
         ]
         for group in [*measurement.groups, *firing_elsewhere]:
-            stats = measurement.groups.get(group) or GroupStats(group, empty.current, ())
+            stats = measurement.groups.get(group) or GroupStats.gone(group)
             verdict = judge(rule, stats)
             outcome.verdicts[group] = verdict
             transition, notice = self._advance(rule, group, verdict, measurement, now, silences)

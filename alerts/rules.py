@@ -124,11 +124,16 @@ class Spike(_Strict):
 
 
 class Volume(_Strict):
-    """Message count of the current window above ``above`` or below ``below`` (a silent feed)."""
+    """Message count of the current window above ``above`` or below ``below`` (a silent feed).
+
+    ``below`` only breaches for a feed that had messages in the hour-or-so before (12 windows),
+    unless ``require_history`` is false: a channel never used is not an outage.
+    """
 
     type: Literal["volume"]
     above: int | None = Field(None, ge=0)
     below: int | None = Field(None, ge=1)
+    require_history: bool = True
 
     @model_validator(mode="after")
     def _needs_a_bound(self) -> Volume:

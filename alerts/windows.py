@@ -93,6 +93,12 @@ class GroupStats:
     group: str
     current: WindowStats
     baseline: tuple[WindowStats, ...]
+    #: True for a group with a firing episode that has no messages in the whole queried range.
+    vanished: bool = False
+
+    @classmethod
+    def gone(cls, group: str) -> GroupStats:
+        return cls(group, WindowStats(), (), vanished=True)
 
     @property
     def pooled_baseline(self) -> WindowStats:

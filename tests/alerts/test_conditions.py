@@ -84,10 +84,16 @@ def test_negative_share_needs_min_count() -> None:
     assert judge(share, GroupStats("g", window(6, 4), ())).status == "breach"
 
 
-def test_volume_below_catches_a_silent_feed() -> None:
+def test_volume_below_catches_a_feed_that_went_silent() -> None:
     silent = rule({"type": "volume", "below": 1})
-    assert judge(silent, GroupStats("g", WindowStats(), ())).status == "breach"
-    assert judge(silent, GroupStats("g", window(3, 0), ())).status == "clear"
+    assert judge(silent, GroupStats("g", WindowStats(), calm(3))).status == "breach"
+    assert judge(silent, GroupStats("g", window(3, 0), calm(3))).status == "clear"
+    never_used = GroupStats("g", WindowStats(), (WindowStats(),) * 3)
+    assert judge(silent, never_used).status == "clear"
+    # a firing group whose messages left the whole range is still silent, not resolved
+    assert judge(silent, GroupStats.gone("g")).status == "breach"
+    anyway = rule({"type": "volume", "below": 1, "require_history": False})
+    assert judge(anyway, never_used).status == "breach"
 
 
 def test_model_drift_on_confidence_drop_and_mix_shift() -> None:
