@@ -61,9 +61,17 @@ class Dispatcher:
         todo = [(i, n) for i, n in enumerate(episode.notifications) if due(n)]
         if not todo:
             return episode
-        results = await asyncio.gather(*(self._send(episode, n) for _, n in todo))
-        outcomes = {i: result for (i, _), result in zip(todo, results, strict=True)}
-        return await asyncio.to_thread(self._record, episode_id, outcomes)
+        await asyncio.gather(*(self._send_and_record(episode, i, n) for i, n in todo))
+        final = await asyncio.to_thread(self.store.get_episode, episode_id)
+        return final[0] if final else None
+
+    async def _send_and_record(
+        self, episode: Episode, index: int, notification: Notification
+    ) -> Episode | None:
+        # Record each notifier's outcome as soon as it is known, not after the slowest one:
+        # the window in which a crash would make the next leader resend it stays tiny.
+        result = await self._send(episode, notification)
+        return await asyncio.to_thread(self._record, episode.id, {index: result})
 
     async def retry_pending(self) -> int:
         """Deliver notices left pending or failed by earlier cycles (or an earlier leader)."""
@@ -116,7 +124,7 @@ class Dispatcher:
     def _record(
         self, episode_id: str, outcomes: dict[int, tuple[bool, int, str | None]]
     ) -> Episode | None:
-        for _ in range(5):
+        for _ in range(20):
             found = self.store.get_episode(episode_id)
             if found is None:
                 return None

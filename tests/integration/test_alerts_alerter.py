@@ -160,6 +160,18 @@ def test_two_alerters_one_episode_one_notice_each_even_when_the_leader_dies(
             fired_at = webhook.received[0][0]
             assert fired_at - searchable <= INTERVAL_S + 10
 
+            store = AlertStore(es, prefix)
+
+            def firing_recorded() -> bool:
+                found = store.get_episode("chat-share:refunds:1")
+                return found is not None and all(
+                    n.outcome == "sent" for n in found[0].notifications if n.kind == "firing"
+                )
+
+            # Kill after the firing notices are recorded (a kill between a send and its record
+            # is the documented at-least-once window), before the episode resolves.
+            wait_for(firing_recorded, 30, "the firing notices to be recorded")
+            assert store.get_episode("chat-share:refunds:1")[0].state == "firing"  # type: ignore[index]
             leader, standby = (first, second) if first.leader() else (second, first)
             leader.kill()  # mid-episode: the standby must continue it, not open a new one
             wait_for(lambda: standby.leader(), 30, "the standby to take over")
@@ -179,7 +191,7 @@ def test_two_alerters_one_episode_one_notice_each_even_when_the_leader_dies(
             assert webhook.notices("firing")[0]["moodwatch"]["episode_id"] == "chat-share:refunds:1"
 
             es.indices.refresh(index=f"{prefix}-alerts")
-            episodes = AlertStore(es, prefix).list_episodes()
+            episodes = store.list_episodes()
             assert [(e.id, e.state) for e in episodes] == [("chat-share:refunds:1", "resolved")]
             outcomes = {(n.kind, n.notifier): n.outcome for n in episodes[0].notifications}
             assert set(outcomes.values()) == {"sent"}
