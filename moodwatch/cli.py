@@ -43,6 +43,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "feed": ("moodwatch.commands.feed", "feed", "Send a file of texts (or stdin) to Kafka."),
     "dlq": ("moodwatch.commands.dlq", "dlq", "Inspect, export and replay the dead-letter topic."),
+    "alerts": (
+        "moodwatch.commands.alerts",
+        "alerts",
+        "Alert episodes, silences, rule checks and backtests.",
+    ),
+    "alerter": (
+        "moodwatch.commands.alerts",
+        "alerter",
+        "Run the alert evaluator (one of several evaluates, the rest stand by).",
+    ),
 }
 
 
