@@ -70,6 +70,10 @@ class Reason(str, Enum):
     BAD_CREATED_AT = "bad_created_at"
     MODEL_FAILED = "model_failed"
     INDEX_REJECTED = "index_rejected"
+    # Labels (stream/labels.py)
+    UNKNOWN_MESSAGE = "unknown_message"
+    BAD_LABEL = "bad_label"
+    UNKNOWN_CLASS = "unknown_class"
 
 
 @dataclass(frozen=True, slots=True)
