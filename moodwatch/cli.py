@@ -37,6 +37,17 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "feed": ("moodwatch.commands.feed", "feed", "Send a file of texts (or stdin) to Kafka."),
     "dlq": ("moodwatch.commands.dlq", "dlq", "Inspect, export and replay the dead-letter topic."),
+    "labels": ("moodwatch.commands.labels", "labels", "Import labelled files; label counts."),
+    "retrain": (
+        "moodwatch.commands.retrain",
+        "retrain",
+        "Run the retrain job now; show its history.",
+    ),
+    "scheduler": (
+        "moodwatch.commands.retrain",
+        "scheduler",
+        "Run the retrain scheduler (APScheduler; one run at a time).",
+    ),
 }
 
 
