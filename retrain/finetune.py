@@ -1,0 +1,130 @@
+"""Fine-tuning a candidate within a time budget, optionally with the lower encoder layers frozen.
+
+The budget is kept at epoch granularity: one epoch runs first and is timed, then as many more as
+fit (at most ``epochs`` in all). A retrain therefore never stops half-way through an epoch and
+always ends with a calibrated model. Freezing the embeddings and the lowest ``frozen_layers``
+transformer layers keeps what the encoder already knows about language and spares their backward
+pass: on small label sets it is both faster and less prone to forgetting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from models.checkpoint import Checkpoint
+from models.classifier import MoodClassifier
+from models.examples import Example
+from models.training import TrainingConfig, calibrate, fine_tune
+
+_LAYER = re.compile(r"(?:^|\.)layers?\.(\d+)\.")
+CALIBRATION_FRACTION = 0.1
+
+
+def default_frozen_layers(examples: int) -> int:
+    """Layers to freeze when the settings leave it open (measured in bench/learning_curve.py)."""
+    return 4 if examples < 2000 else 2
+
+
+def freeze_lower_layers(model: MoodClassifier, layers: int) -> int:
+    """Stop gradients into the embeddings and the lowest ``layers`` layers; returns how many
+    parameters were frozen (0 when ``layers`` is 0)."""
+    frozen = 0
+    for name, parameter in model.encoder.named_parameters():
+        match = _LAYER.search(name)
+        lower = match is not None and int(match.group(1)) < layers
+        if layers > 0 and (name.startswith("embeddings.") or lower):
+            parameter.requires_grad_(False)
+            frozen += parameter.numel()
+        else:
+            parameter.requires_grad_(True)
+    return frozen
+
+
+@dataclass
+class BudgetedTraining:
+    epochs_run: int
+    seconds: float
+    first_epoch_seconds: float
+    examples: int
+    frozen_layers: int
+    frozen_parameters: int
+    sentiment_temperature: float = 1.0
+    topic_temperature: float = 1.0
+    final_loss: float = 0.0
+    config: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def examples_per_second(self) -> float:
+        return self.examples * self.epochs_run / self.seconds if self.seconds else 0.0
+
+
+def training_config(**values: Any) -> TrainingConfig:
+    """A TrainingConfig from ``values``, leaving out options this version of models/ lacks
+    (e.g. ``frozen_layers``, ``precision``), so the loop works before and after they land."""
+    known = {f.name for f in dataclasses.fields(TrainingConfig)}
+    return TrainingConfig(**{k: v for k, v in values.items() if k in known})
+
+
+def train_within_budget(
+    checkpoint: Checkpoint,
+    new: Sequence[Example],
+    replay: Sequence[Example],
+    *,
+    budget_s: float,
+    epochs: int,
+    frozen_layers: int,
+    seed: int = 1234,
+    max_length: int = 128,
+    threads: int | None = None,
+    progress: bool = False,
+) -> BudgetedTraining:
+    """Fine-tune ``checkpoint`` in place on ``new`` + ``replay`` and calibrate it."""
+    started = time.perf_counter()
+    data = [*new, *replay]
+    random.Random(seed).shuffle(data)
+    held = int(len(data) * CALIBRATION_FRACTION) if len(data) >= 50 else 0
+    calibration, train = data[:held], data[held:]
+    frozen = freeze_lower_layers(checkpoint.classifier, frozen_layers)
+    common: dict[str, Any] = {
+        "seed": seed,
+        "max_length": max_length,
+        "threads": threads,
+        "calibration_fraction": 0.0,
+        "frozen_layers": frozen_layers,
+    }
+    first = fine_tune(checkpoint, train, (), training_config(epochs=1, **common), progress)
+    first_seconds = time.perf_counter() - started
+    losses = list(first.losses)
+    more = min(epochs - 1, int((budget_s - first_seconds) // max(first_seconds, 1e-3)))
+    if more > 0:
+        # A second schedule (short warm-up, decay to zero) over the epochs that fit.
+        config = training_config(epochs=more, **{**common, "seed": seed + 1})
+        losses += fine_tune(checkpoint, train, (), config, progress).losses
+    freeze_lower_layers(checkpoint.classifier, 0)
+    checkpoint.classifier.eval()
+    summary = BudgetedTraining(
+        epochs_run=1 + max(more, 0),
+        seconds=0.0,
+        first_epoch_seconds=round(first_seconds, 2),
+        examples=len(train),
+        frozen_layers=frozen_layers,
+        frozen_parameters=frozen,
+        final_loss=round(sum(losses[-10:]) / max(1, len(losses[-10:])), 4),
+        config=training_config(epochs=epochs, **common).to_dict(),
+    )
+    if calibration:
+        summary.sentiment_temperature, summary.topic_temperature = calibrate(
+            checkpoint.classifier,
+            checkpoint.tokenizer,
+            checkpoint.taxonomy,
+            calibration,
+            max_length,
+        )
+    summary.seconds = round(time.perf_counter() - started, 2)
+    return summary
