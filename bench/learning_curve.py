@@ -59,7 +59,7 @@ from stream.index_admin import create_templates
 from stream.labels import Label, LabelStore, Refused, Stored, send_labels
 from stream.records import Position
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"  # ../shared/data
 LABELER = "bench-annotator"
 
 

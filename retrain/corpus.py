@@ -26,12 +26,12 @@ from elasticsearch import Elasticsearch
 
 from models.examples import Example, seed_training_set
 from models.registry import ModelVersion
-from stream.label_index import iter_labels
+from stream.label_index import iter_labels, refresh_labels
 from stream.validation import parse_created_at
 
 LABELS_UNTIL = "labels_until"
-# Labels younger than this may not be searchable yet (index refresh): leave them for next time.
-REFRESH_MARGIN = timedelta(seconds=2)
+# After an explicit refresh, only labels being written this very moment can be invisible.
+REFRESH_MARGIN = timedelta(milliseconds=200)
 
 
 def labels_cutoff(version: ModelVersion | None) -> datetime | None:
@@ -103,9 +103,14 @@ def gather(
     now: datetime | None = None,
 ) -> Corpus:
     """Read the labels index and split it into training, held-out and replay sets."""
+    refresh_labels(client, prefix)
     until = (now or datetime.now(UTC)) - REFRESH_MARGIN
     rng = random.Random(seed)
     new_docs = list(iter_labels(client, prefix, after=since, until=until))
+    # The cut-off is the newest label actually read, so a label stored a moment later is new
+    # next time instead of falling between two runs.
+    seen = [parse_created_at(doc["stored_at"]) for doc in new_docs if doc.get("stored_at")]
+    until = max(seen) if seen else (since or until)
     new = to_examples(new_docs)
     held_ids = {mid for mid in new if in_held_out(mid, holdout_fraction)}
     older: list[Example] = []

@@ -1,8 +1,9 @@
 """Fine-tuning a candidate within a time budget, optionally with the lower encoder layers frozen.
 
-The budget is kept at epoch granularity: one epoch runs first and is timed, then as many more as
-fit (at most ``epochs`` in all). A retrain therefore never stops half-way through an epoch and
-always ends with a calibrated model. Freezing the embeddings and the lowest ``frozen_layers``
+One epoch runs first and is timed, then as many more as fit in the budget (at most ``epochs``
+in all), under a fresh learning-rate schedule. The budget is also checked after every step: on a
+machine slower than planned the run stops between two steps instead of overrunning. Either way
+the model ends calibrated and in eval mode. Freezing the embeddings and the lowest ``frozen_layers``
 transformer layers keeps what the encoder already knows about language and spares their backward
 pass: on small label sets it is both faster and less prone to forgetting.
 """
@@ -21,6 +22,11 @@ from models.checkpoint import Checkpoint
 from models.classifier import MoodClassifier
 from models.examples import Example
 from models.training import TrainingConfig, calibrate, fine_tune
+
+
+class _OutOfTime(Exception):
+    """Raised from the step callback when the budget is spent: stop between two steps."""
+
 
 _LAYER = re.compile(r"(?:^|\.)layers?\.(\d+)\.")
 CALIBRATION_FRACTION = 0.1
@@ -48,7 +54,9 @@ def freeze_lower_layers(model: MoodClassifier, layers: int) -> int:
 
 @dataclass
 class BudgetedTraining:
-    epochs_run: int
+    epochs_run: int  # whole epochs; 0 when the budget ended the first one
+    steps: int
+    stopped_early: bool
     seconds: float
     first_epoch_seconds: float
     examples: int
@@ -59,9 +67,14 @@ class BudgetedTraining:
     final_loss: float = 0.0
     config: dict[str, Any] = field(default_factory=dict)
 
+    batch_size: int = 16
+
     @property
     def examples_per_second(self) -> float:
-        return self.examples * self.epochs_run / self.seconds if self.seconds else 0.0
+        """Training examples per second of training (calibration excluded)."""
+        return self.steps * self.batch_size / self.training_seconds if self.steps else 0.0
+
+    training_seconds: float = 0.0
 
 
 def training_config(**values: Any) -> TrainingConfig:
@@ -98,18 +111,34 @@ def train_within_budget(
         "calibration_fraction": 0.0,
         "frozen_layers": frozen_layers,
     }
-    first = fine_tune(checkpoint, train, (), training_config(epochs=1, **common), progress)
+    deadline = started + budget_s
+    losses: list[float] = []
+    stopped_early = False
+
+    def watch(step: int, loss: float) -> None:
+        losses.append(loss)
+        if time.perf_counter() > deadline:
+            raise _OutOfTime
+
+    try:
+        fine_tune(checkpoint, train, (), training_config(epochs=1, **common), progress, watch)
+    except _OutOfTime:
+        stopped_early = True
     first_seconds = time.perf_counter() - started
-    losses = list(first.losses)
     more = min(epochs - 1, int((budget_s - first_seconds) // max(first_seconds, 1e-3)))
-    if more > 0:
+    if more > 0 and not stopped_early:
         # A second schedule (short warm-up, decay to zero) over the epochs that fit.
         config = training_config(epochs=more, **{**common, "seed": seed + 1})
-        losses += fine_tune(checkpoint, train, (), config, progress).losses
+        try:
+            fine_tune(checkpoint, train, (), config, progress, watch)
+        except _OutOfTime:
+            stopped_early = True
     freeze_lower_layers(checkpoint.classifier, 0)
     checkpoint.classifier.eval()
     summary = BudgetedTraining(
-        epochs_run=1 + max(more, 0),
+        epochs_run=1 + max(more, 0) if not stopped_early else 0,
+        steps=len(losses),
+        stopped_early=stopped_early,
         seconds=0.0,
         first_epoch_seconds=round(first_seconds, 2),
         examples=len(train),
@@ -118,6 +147,7 @@ def train_within_budget(
         final_loss=round(sum(losses[-10:]) / max(1, len(losses[-10:])), 4),
         config=training_config(epochs=epochs, **common).to_dict(),
     )
+    summary.training_seconds = round(time.perf_counter() - started, 2)
     if calibration:
         summary.sentiment_temperature, summary.topic_temperature = calibrate(
             checkpoint.classifier,

@@ -172,6 +172,14 @@ def disagreements(client: Elasticsearch, prefix: str, limit: int = 100) -> list[
     return [{"message_id": mid, "labels": grouped.get(mid, [])} for mid in ids]
 
 
+def refresh_labels(client: Elasticsearch, prefix: str) -> None:
+    """Make every label written so far searchable (before a retrain reads them)."""
+    try:
+        client.indices.refresh(index=labels_index(prefix), ignore_unavailable=True)
+    except TransportConnectionError as exc:
+        raise IndexingError(f"cannot reach Elasticsearch: {exc}") from exc
+
+
 def iter_labels(
     client: Elasticsearch,
     prefix: str,

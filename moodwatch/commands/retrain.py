@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import signal
 from typing import Any
 
@@ -116,6 +117,8 @@ def scheduler(no_initial_run: bool) -> None:
 
     settings = load_settings()
     setup_logging(settings)
+    for chatty in ("elastic_transport", "apscheduler.executors"):  # a line per request / tick
+        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.root.level))
     job = _job(settings)
     service = RetrainScheduler(settings, job)
     signal.signal(signal.SIGTERM, lambda *_: service.stop())
