@@ -9,9 +9,10 @@ order; a step of N means N labels per channel in all (steps are cumulative).
 How labels get message ids: each text is first written to the bench's own messages index as an
 unscored message document (what a worker would have indexed, minus the prediction), then its
 label goes through the real labels topic and is stored by :class:`stream.labels.LabelStore`
-(validation, join with the message, labels index), which a consumer loop here drives the way the
-worker's labels agent does. Feeding the texts through the news/chat topics instead would spend
-the two shared cores on scoring thousands of messages, which measures the worker, not the loop.
+(validation, join with the message, labels index), driven by
+:class:`stream.label_relay.LabelRelay`, which does what the worker's labels agent does. Feeding
+the texts through the news/chat topics instead would spend the two shared cores on scoring
+thousands of messages, which measures the worker, not the loop.
 
 After each step the retrain job runs (gate included, shadow off: the bench's messages carry no
 prediction) and every candidate, promoted or rejected, is scored on held-out data: ``tweeteval``
@@ -39,7 +40,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import bulk
@@ -56,8 +56,8 @@ from retrain.job import RetrainJob
 from stream.app import layout_for
 from stream.connections import async_elasticsearch, elasticsearch, kafka_options
 from stream.index_admin import create_templates
-from stream.labels import Label, LabelStore, Refused, Stored, send_labels
-from stream.records import Position
+from stream.label_relay import LabelRelay
+from stream.labels import Label, LabelStore, send_labels
 
 DEFAULT_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"  # ../shared/data
 LABELER = "bench-annotator"
@@ -118,48 +118,6 @@ def index_messages(
     bulk(es, actions, refresh="wait_for")
 
 
-async def relay_labels(
-    settings: Settings, store: LabelStore, expected: int, group: str
-) -> dict[str, int]:
-    """Consume the labels topic into the store until ``expected`` records were handled (the
-    worker's labels agent does the same; refused ones would go to the dead-letter topic)."""
-    consumer = AIOKafkaConsumer(
-        settings.topic_labels,
-        **kafka_options(settings),
-        group_id=group,
-        auto_offset_reset="earliest",
-        enable_auto_commit=False,
-    )
-    await consumer.start()
-    counts = {"stored": 0, "superseded": 0, "refused": 0}
-    try:
-        handled = 0
-        async with asyncio.timeout(600):
-            while handled < expected:
-                batches = await consumer.getmany(timeout_ms=1000, max_records=500)
-                for tp, records in batches.items():
-                    for record in records:
-                        outcome = await store.handle(
-                            record.value,
-                            Position(tp.topic, tp.partition, record.offset),
-                            record.key,
-                        )
-                        kind = (
-                            "stored"
-                            if isinstance(outcome, Stored)
-                            else "refused"
-                            if isinstance(outcome, Refused)
-                            else "superseded"
-                        )
-                        counts[kind] += 1
-                        handled += 1
-                if batches:
-                    await consumer.commit()
-    finally:
-        await consumer.stop()
-    return counts
-
-
 async def stream_step(
     settings: Settings, es: Elasticsearch, batch: list[Example], ids: list[str], group: str
 ) -> dict[str, Any]:
@@ -176,7 +134,7 @@ async def stream_step(
     try:
         store = LabelStore(client, settings.es_index_prefix, taxonomy)
         await store.ensure_index()
-        counts = await relay_labels(settings, store, len(labels), group)
+        counts = dict(await LabelRelay(settings, store, group).run(len(labels)))
         await client.indices.refresh(index=store.index)
     finally:
         await client.close()
@@ -278,6 +236,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     overrides: dict[str, Any] = {
         "es_index_prefix": f"bench-lc-{token}",
         "topic_labels": f"bench-lc-labels-{token}",
+        "topic_dead_letter": f"bench-lc-dead-letter-{token}",
         "registry_path": registry.root,
         "retrain_time_budget_s": args.budget,
         "retrain_epochs": args.epochs,
@@ -360,8 +319,12 @@ async def _ensure_topic(settings: Settings) -> None:
     admin = AIOKafkaAdminClient(**kafka_options(settings))
     await admin.start()
     try:
-        if settings.topic_labels not in await admin.list_topics():
-            await admin.create_topics([NewTopic(settings.topic_labels, 4, 1)])
+        existing = set(await admin.list_topics())
+        missing = [
+            t for t in (settings.topic_labels, settings.topic_dead_letter) if t not in existing
+        ]
+        if missing:
+            await admin.create_topics([NewTopic(t, 4, 1) for t in missing])
     finally:
         await admin.close()
 

@@ -33,7 +33,8 @@ from stream.connections import async_elasticsearch, kafka_options
 from stream.index_admin import create_templates
 from stream.label_import import import_labels
 from stream.label_index import disagreements, label_counts, labels_index
-from stream.labels import LabelStore, Refused, Stored, Superseded
+from stream.label_relay import LabelRelay
+from stream.labels import Label, LabelStore, Refused, Stored, Superseded, send_labels
 from stream.records import Position
 from tests.integration.streamkit import wait_for
 
@@ -322,3 +323,47 @@ def test_two_schedulers_run_the_job_once_and_a_restart_keeps_history(
     assert [r["run_id"] for r in runs if r["outcome"] in ("promoted", "rejected")] == [
         trained[0].run_id
     ]
+
+
+async def test_bad_labels_on_the_topic_land_in_the_dead_letter_topic_with_their_reason(
+    loop_settings: Settings,
+    es: Elasticsearch,
+    taxonomy: Taxonomy,
+    unique: Callable[[str], str],
+    create_topic: Callable[..., Any],
+) -> None:
+    await create_topic(loop_settings.topic_labels)
+    dead_topic = await create_topic(unique("dead-letter"))
+    settings = load_settings(**{**loop_settings.model_dump(), "topic_dead_letter": dead_topic})
+    index_message(es, settings, "news-1", text="Stocks slid", channel="news")
+    good = Label("news-1", "ana", T0, "negative", "markets")
+    unknown_id = Label("news-404", "ana", T0, "negative")
+    wrong_class = Label("news-1", "bob", T0, None, "delivery")
+    await send_labels(settings, [good, unknown_id, wrong_class])
+    client = async_elasticsearch(settings)
+    try:
+        store = LabelStore(client, settings.es_index_prefix, taxonomy)
+        await store.ensure_index()
+        async with asyncio.timeout(120):
+            counts = await LabelRelay(settings, store, unique("labels-group")).run(expected=3)
+    finally:
+        await client.close()
+
+    assert counts["stored"] == 1 and counts["refused"] == 2
+    consumer = AIOKafkaConsumer(dead_topic, **kafka_options(settings), auto_offset_reset="earliest")
+    await consumer.start()
+    dead: list[dict[str, Any]] = []
+    try:
+        async with asyncio.timeout(60):
+            while len(dead) < 2:
+                batch = await consumer.getmany(timeout_ms=1000)
+                dead += [json.loads(r.value) for rs in batch.values() for r in rs]
+    finally:
+        await consumer.stop()
+    reasons = {d["message_id"]: (d["reason"], d["detail"]) for d in dead}
+    assert reasons["news-404"][0] == "unknown_message"
+    assert reasons["news-1"][0] == "unknown_class"
+    assert "'delivery' is not a news topic" in reasons["news-1"][1]
+    assert {d["source"]["topic"] for d in dead} == {settings.topic_labels}
+    es.indices.refresh(index=labels_index(settings.es_index_prefix))
+    assert es.get(index=labels_index(settings.es_index_prefix), id="news-1:ana")["found"]
