@@ -62,6 +62,9 @@ class BudgetedTraining:
     examples: int
     frozen_layers: int
     frozen_parameters: int
+    new_used: int
+    replay_used: int
+    planned_rate: float | None
     sentiment_temperature: float = 1.0
     topic_temperature: float = 1.0
     final_loss: float = 0.0
@@ -75,6 +78,33 @@ class BudgetedTraining:
         return self.steps * self.batch_size / self.training_seconds if self.steps else 0.0
 
     training_seconds: float = 0.0
+
+
+SAFETY = 0.8  # plan for 80 % of the measured rate: the machine may be busier this time
+
+
+def fit_to_budget(
+    new: Sequence[Example],
+    replay: Sequence[Example],
+    *,
+    budget_s: float,
+    rate: float,
+    epochs: int,
+    rng: random.Random,
+) -> tuple[list[Example], list[Example], int]:
+    """The new and replay examples and the epochs that fit ``budget_s`` at ``rate`` examples/s.
+
+    Whole epochs over everything when they fit; else one epoch over a sample that keeps at
+    least a third replay (against forgetting) and fills the rest with new labels.
+    """
+    capacity = max(1, int(budget_s * rate * SAFETY))
+    total = len(new) + len(replay)
+    if total <= capacity:
+        return list(new), list(replay), max(1, min(epochs, capacity // max(total, 1)))
+    n_replay = min(len(replay), max(capacity - len(new), capacity // 3))
+    n_new = min(len(new), capacity - n_replay)
+    n_replay = min(len(replay), capacity - n_new)
+    return rng.sample(list(new), n_new), rng.sample(list(replay), n_replay), 1
 
 
 def training_config(**values: Any) -> TrainingConfig:
@@ -96,9 +126,20 @@ def train_within_budget(
     max_length: int = 128,
     threads: int | None = None,
     progress: bool = False,
+    rate: float | None = None,
 ) -> BudgetedTraining:
-    """Fine-tune ``checkpoint`` in place on ``new`` + ``replay`` and calibrate it."""
+    """Fine-tune ``checkpoint`` in place on ``new`` + ``replay`` and calibrate it.
+
+    ``rate`` (training examples per second measured by an earlier run on this machine) lets the
+    run plan ahead: the data is sampled down to what fits the budget and one learning-rate
+    schedule covers it, so the model ends fully decayed instead of cut off mid-schedule.
+    """
     started = time.perf_counter()
+    planned_epochs = epochs
+    if rate:
+        new, replay, planned_epochs = fit_to_budget(
+            new, replay, budget_s=budget_s, rate=rate, epochs=epochs, rng=random.Random(seed)
+        )
     data = [*new, *replay]
     random.Random(seed).shuffle(data)
     held = int(len(data) * CALIBRATION_FRACTION) if len(data) >= 50 else 0
@@ -120,12 +161,16 @@ def train_within_budget(
         if time.perf_counter() > deadline:
             raise _OutOfTime
 
+    first_epochs = planned_epochs if rate else 1
     try:
-        fine_tune(checkpoint, train, (), training_config(epochs=1, **common), progress, watch)
+        config = training_config(epochs=first_epochs, **common)
+        fine_tune(checkpoint, train, (), config, progress, watch)
     except _OutOfTime:
         stopped_early = True
     first_seconds = time.perf_counter() - started
-    more = min(epochs - 1, int((budget_s - first_seconds) // max(first_seconds, 1e-3)))
+    more = 0
+    if not rate:
+        more = min(epochs - 1, int((budget_s - first_seconds) // max(first_seconds, 1e-3)))
     if more > 0 and not stopped_early:
         # A second schedule (short warm-up, decay to zero) over the epochs that fit.
         config = training_config(epochs=more, **{**common, "seed": seed + 1})
@@ -136,12 +181,15 @@ def train_within_budget(
     freeze_lower_layers(checkpoint.classifier, 0)
     checkpoint.classifier.eval()
     summary = BudgetedTraining(
-        epochs_run=1 + max(more, 0) if not stopped_early else 0,
+        epochs_run=first_epochs + max(more, 0) if not stopped_early else 0,
         steps=len(losses),
         stopped_early=stopped_early,
         seconds=0.0,
         first_epoch_seconds=round(first_seconds, 2),
         examples=len(train),
+        new_used=len(new),
+        replay_used=len(replay),
+        planned_rate=rate,
         frozen_layers=frozen_layers,
         frozen_parameters=frozen,
         final_loss=round(sum(losses[-10:]) / max(1, len(losses[-10:])), 4),

@@ -161,6 +161,21 @@ class LoopHistory:
             return None
         return datetime.fromisoformat(hits[0]["_source"]["labels_until"])
 
+    def last_training_rate(self) -> float | None:
+        """Training examples per second the newest run that trained measured (None if none)."""
+        try:
+            result = self.client.search(
+                index=self.runs,
+                size=1,
+                sort=[{"started_at": "desc"}],
+                query={"terms": {"outcome": ["promoted", "rejected"]}},
+            )
+        except NotFoundError:
+            return None
+        hits = result.body["hits"]["hits"]
+        rate = (hits[0]["_source"].get("numbers") or {}).get("examples_per_s") if hits else None
+        return float(rate) if rate else None
+
     def decision(self, version: str) -> dict[str, Any] | None:
         try:
             found: dict[str, Any] = self.client.get(index=self.models, id=version)["_source"]

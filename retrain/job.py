@@ -206,12 +206,16 @@ class RetrainJob:
             max_length=settings.max_seq_length,
             threads=settings.torch_threads,
             progress=progress,
+            rate=self.history.last_training_rate(),
         )
         numbers.update(
             train_s=training.seconds,
             epochs=training.epochs_run,
             examples_per_s=round(training.examples_per_second, 1),
             frozen_layers=frozen,
+            trained_new=training.new_used,
+            trained_replay=training.replay_used,
+            stopped_early=training.stopped_early,
         )
         lock.renew()
         stage("evaluating candidate and current on the golden set and the held-out labels")
