@@ -121,7 +121,7 @@ def train_within_budget(
     *,
     budget_s: float,
     epochs: int,
-    frozen_layers: int,
+    frozen_layers: int | None,
     seed: int = 1234,
     max_length: int = 128,
     threads: int | None = None,
@@ -141,6 +141,8 @@ def train_within_budget(
             new, replay, budget_s=budget_s, rate=rate, epochs=epochs, rng=random.Random(seed)
         )
     data = [*new, *replay]
+    if frozen_layers is None:  # chosen on what will actually be trained, after any sampling
+        frozen_layers = default_frozen_layers(len(data))
     random.Random(seed).shuffle(data)
     held = int(len(data) * CALIBRATION_FRACTION) if len(data) >= 50 else 0
     calibration, train = data[:held], data[held:]

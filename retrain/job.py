@@ -32,7 +32,7 @@ from moodwatch.settings import Settings
 from retrain.announce import announce
 from retrain.corpus import LABELS_UNTIL, Corpus, gather, labels_cutoff
 from retrain.errors import LockHeld, RetrainError
-from retrain.finetune import default_frozen_layers, train_within_budget
+from retrain.finetune import train_within_budget
 from retrain.gate import GateDecision, Tolerances, decide
 from retrain.history import LoopHistory
 from retrain.lock import RetrainLock
@@ -188,11 +188,9 @@ class RetrainJob:
             )
         lock.renew()
         frozen = settings.retrain_frozen_layers
-        if frozen is None:
-            frozen = default_frozen_layers(len(corpus.train) + len(corpus.replay))
         stage(
             f"fine-tuning {current.id} on {len(corpus.train)} new + {len(corpus.replay)} replayed "
-            f"examples ({frozen} lower layers frozen, "
+            f"examples ({'auto' if frozen is None else frozen} lower layers frozen, "
             f"budget {settings.retrain_time_budget_s:.0f} s)"
         )
         checkpoint = base_checkpoint(self.registry, self.taxonomy, None, current.id)
@@ -212,7 +210,7 @@ class RetrainJob:
             train_s=training.seconds,
             epochs=training.epochs_run,
             examples_per_s=round(training.examples_per_second, 1),
-            frozen_layers=frozen,
+            frozen_layers=training.frozen_layers,
             trained_new=training.new_used,
             trained_replay=training.replay_used,
             stopped_early=training.stopped_early,
