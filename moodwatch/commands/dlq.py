@@ -35,27 +35,13 @@ def dlq() -> None:
 
 
 @dlq.command()
-@click.option(
-    "--limit",
-    type=click.IntRange(min=1),
-    default=20,
-    show_default=True,
-    help="How many of the newest records to show.",
-)
-@click.option(
-    "--reason",
-    "reasons",
-    multiple=True,
-    type=click.Choice(REASONS),
-    help="Only records with this reason; repeatable.",
-)
+@click.option("--limit", type=click.IntRange(min=1), default=20, show_default=True,
+              help="How many of the newest records to show.")
+@click.option("--reason", "reasons", multiple=True, type=click.Choice(REASONS),
+              help="Only records with this reason; repeatable.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per record (redacted).")
-@click.option(
-    "--export",
-    "export_file",
-    type=click.Path(dir_okay=False, path_type=Path),
-    help="Also write the records, UNREDACTED, as JSONL to fix by hand and replay.",
-)
+@click.option("--export", "export_file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Also write the records, UNREDACTED, as JSONL to fix by hand and replay.")
 def inspect(limit: int, reasons: tuple[str, ...], as_json: bool, export_file: Path | None) -> None:
     """Show the newest dead letters: when, why, where from, and a redacted preview.
 
@@ -73,10 +59,8 @@ def inspect(limit: int, reasons: tuple[str, ...], as_json: bool, export_file: Pa
     else:
         _table(views)
     which = f" with reason {', '.join(reasons)}" if reasons else ""
-    click.echo(
-        f"{len(letters)} newest{which} of {size} records in {settings.topic_dead_letter!r}",
-        err=as_json,
-    )
+    click.echo(f"{len(letters)} newest{which} of {size} records in {settings.topic_dead_letter!r}",
+               err=as_json)
     for problem in unreadable[:3]:
         click.secho(f"skipped: {problem}", fg="yellow", err=True)
     if export_file is not None:
@@ -84,25 +68,15 @@ def inspect(limit: int, reasons: tuple[str, ...], as_json: bool, export_file: Pa
 
 
 @dlq.command()
-@click.option(
-    "--file",
-    "export_file",
-    type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Replay the (fixed) messages of an export file instead of the topic.",
-)
-@click.option(
-    "--reason",
-    "reasons",
-    multiple=True,
-    type=click.Choice(REASONS),
-    help="Replay records with this reason; repeatable. Default from the topic: "
-    f"{', '.join(TRANSIENT_REASONS)}; from a file: every line.",
-)
+@click.option("--file", "export_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="Replay the (fixed) messages of an export file instead of the topic.")
+@click.option("--reason", "reasons", multiple=True, type=click.Choice(REASONS),
+              help="Replay records with this reason; repeatable. Default from the topic: "
+                   f"{', '.join(TRANSIENT_REASONS)}; from a file: every line.")
 @click.option("--dry-run", is_flag=True, help="Only list what would be sent.")
 @click.option("--limit", type=click.IntRange(min=1), help="Replay at most N messages.")
-def replay(
-    export_file: Path | None, reasons: tuple[str, ...], dry_run: bool, limit: int | None
-) -> None:
+def replay(export_file: Path | None, reasons: tuple[str, ...], dry_run: bool,
+           limit: int | None) -> None:
     """Send dead-lettered messages back to the topic they first arrived on.
 
     A JSON object without an id gets "<topic>-<partition>-<offset>" of its original position,
@@ -115,55 +89,39 @@ def replay(
             click.echo(f"would send {_where(item.source)} ({item.reason or '?'}) → {item.topic}")
 
     if export_file is not None:
-        report = asyncio.run(
-            _replay_file(settings, export_file, set(reasons), dry_run, limit, show)
-        )
+        report = asyncio.run(_replay_file(settings, export_file, set(reasons), dry_run, limit,
+                                          show))
     else:
-        report = asyncio.run(
-            _replay_topic(settings, reasons or TRANSIENT_REASONS, dry_run, limit, show)
-        )
+        report = asyncio.run(_replay_topic(settings, reasons or TRANSIENT_REASONS, dry_run, limit,
+                                           show))
     _summary(report, dry_run)
     if sum(report.failed.values()):
         sys.exit(1)
 
 
-async def _newest(
-    settings: Settings, limit: int, reasons: Iterable[str]
-) -> tuple[list[DeadLetter], int, list[str]]:
+async def _newest(settings: Settings, limit: int, reasons: Iterable[str]
+                  ) -> tuple[list[DeadLetter], int, list[str]]:
     async with DeadLetterReader(settings, settings.topic_dead_letter) as reader:
         letters = await reader.newest(limit, reasons)
         return letters, reader.size, reader.unreadable
 
 
-async def _replay_topic(
-    settings: Settings,
-    reasons: Iterable[str],
-    dry_run: bool,
-    limit: int | None,
-    show: Callable[[Replay], None],
-) -> ReplayReport:
+async def _replay_topic(settings: Settings, reasons: Iterable[str], dry_run: bool,
+                        limit: int | None, show: Callable[[Replay], None]) -> ReplayReport:
     async with DeadLetterReader(settings, settings.topic_dead_letter) as reader:
-
         async def items() -> AsyncIterator[Replay]:
             async for letter in reader.everything(reasons):
                 yield letter.replay()
 
-        report = await dead_letters.replay(
-            settings, items(), dry_run=dry_run, limit=limit, on_item=show
-        )
+        report = await dead_letters.replay(settings, items(), dry_run=dry_run, limit=limit,
+                                           on_item=show)
     for problem in reader.unreadable[:3]:
         click.secho(f"skipped: {problem}", fg="yellow", err=True)
     return report
 
 
-async def _replay_file(
-    settings: Settings,
-    path: Path,
-    reasons: set[str],
-    dry_run: bool,
-    limit: int | None,
-    show: Callable[[Replay], None],
-) -> ReplayReport:
+async def _replay_file(settings: Settings, path: Path, reasons: set[str], dry_run: bool,
+                       limit: int | None, show: Callable[[Replay], None]) -> ReplayReport:
     def items() -> Iterator[Replay]:
         with path.open("rb") as binary:
             for item in replays_from_export(decoded_lines(binary, str(path)), str(path)):
@@ -190,23 +148,16 @@ def _table(views: list[dict[str, Any]]) -> None:
     if not views:
         return
     rows = [
-        (
-            _when(v["failed_at"]),
-            v["reason"],
-            f"{v['source']['topic']}/{v['source']['partition']}@{v['source']['offset']}",
-            _cut(v["detail"], 40),
-            v["preview"],
-        )
+        (_when(v["failed_at"]), v["reason"],
+         f"{v['source']['topic']}/{v['source']['partition']}@{v['source']['offset']}",
+         _cut(v["detail"], 40), v["preview"])
         for v in views
     ]
     header = ("failed_at (UTC)", "reason", "source", "detail", "text (redacted)")
     widths = [max(len(row[i]) for row in [header, *rows]) for i in range(4)]
     for row in [header, *rows]:
-        click.echo(
-            "  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
-            + "  "
-            + row[4]
-        )
+        click.echo("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False))
+                   + "  " + row[4])
 
 
 def _cut(text: str, width: int) -> str:
@@ -223,8 +174,7 @@ def _export(path: Path, letters: list[DeadLetter]) -> None:
     click.secho(
         f"wrote {len(letters)} records to {path}. It holds the messages UNREDACTED: keep it "
         f"private and delete it after `moodwatch dlq replay --file {path}`.",
-        fg="yellow",
-        err=True,
+        fg="yellow", err=True,
     )
 
 
