@@ -52,6 +52,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "moodwatch.commands.alerts",
         "alerter",
         "Run the alert evaluator (one of several evaluates, the rest stand by).",
+    "labels": ("moodwatch.commands.labels", "labels", "Import labelled files; label counts."),
+    "retrain": (
+        "moodwatch.commands.retrain",
+        "retrain",
+        "Run the retrain job now; show its history.",
+    ),
+    "scheduler": (
+        "moodwatch.commands.retrain",
+        "scheduler",
+        "Run the retrain scheduler (APScheduler; one run at a time).",
     ),
 }
 

@@ -163,6 +163,54 @@ class Settings(BaseSettings):
     smtp_starttls: bool = True
     smtp_ca_cert: Path | None = Field(None, description="CA file to verify the SMTP server's TLS.")
     dashboard_url: str = Field("http://127.0.0.1:8501", description="Base URL of the dashboard.")
+    # --- Learning loop -----------------------------------------------------------------------
+    retrain_min_new_labels: int = Field(
+        100, ge=1, description="Retrain only when at least this many labels arrived since."
+    )
+    retrain_interval_minutes: float = Field(
+        60.0, gt=0, description="How often the scheduler checks (ignored when retrain_cron is set)."
+    )
+    retrain_cron: str | None = Field(
+        None, description="Crontab line for the scheduler (e.g. '0 3 * * *'); overrides interval."
+    )
+    retrain_misfire_grace_s: int = Field(600, ge=1, description="A late run still runs within.")
+    retrain_time_budget_s: float = Field(
+        150.0, gt=0, description="Fine-tuning stops starting new epochs after this many seconds."
+    )
+    retrain_epochs: int = Field(3, ge=1, le=50, description="Epochs at most (within the budget).")
+    retrain_frozen_layers: int | None = Field(
+        None,
+        ge=0,
+        description="Lowest encoder layers kept frozen; default: 4 under 2,000 examples, else 2.",
+    )
+    retrain_holdout_fraction: float = Field(
+        0.2, ge=0, lt=1, description="Share of the new labels kept out of training for the gate."
+    )
+    retrain_label_replay: int = Field(
+        1000, ge=0, description="Earlier labels replayed at most (against forgetting)."
+    )
+    retrain_seed_replay: int = Field(
+        400, ge=0, description="Seed examples replayed at most (against forgetting)."
+    )
+    gate_heldout_tolerance: float = Field(
+        0.01, ge=0, le=1, description="Held-out macro-F1 may drop this much and still tie."
+    )
+    gate_slice_tolerance: float = Field(
+        0.02, ge=0, le=1, description="No golden slice's macro-F1 may drop more than this."
+    )
+    gate_min_slice_examples: int = Field(
+        10, ge=1, description="Golden slices smaller than this are reported but do not gate."
+    )
+    shadow_hours: float = Field(
+        24.0, ge=0, description="Score the last hours of indexed traffic with the candidate."
+    )
+    shadow_max_messages: int = Field(5000, ge=0, description="Shadow scores at most this many.")
+    shadow_negative_share_tolerance: float = Field(
+        0.05, ge=0, le=1, description="A group's negative-share change above this is flagged."
+    )
+    retrain_lock_ttl_s: float = Field(
+        900.0, gt=0, description="A retrain lock not renewed for this long may be taken over."
+    )
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

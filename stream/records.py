@@ -70,6 +70,10 @@ class Reason(str, Enum):
     CONTROL_CHARACTER = "control_character"  # in a keyword field
     FIELD_TOO_LONG = "field_too_long"  # a keyword field over its byte limit
     BAD_METADATA = "bad_metadata"  # nested too deep, or too many entries
+    # Labels (stream/labels.py)
+    UNKNOWN_MESSAGE = "unknown_message"
+    BAD_LABEL = "bad_label"
+    UNKNOWN_CLASS = "unknown_class"
 
 
 @dataclass(frozen=True, slots=True)

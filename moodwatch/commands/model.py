@@ -152,16 +152,37 @@ def show(version_id: str | None) -> None:
 @model.command()
 @click.argument("version_id")
 def promote(version_id: str) -> None:
-    """Make VERSION_ID current (after verifying its checksum)."""
-    version = _registry(load_settings()).promote(version_id, reason="moodwatch model promote")
+    """Make VERSION_ID current (after verifying its checksum) and tell the workers."""
+    settings = load_settings()
+    registry = _registry(settings)
+    previous = registry.current_id()
+    version = registry.promote(version_id, reason="moodwatch model promote")
     click.echo(f"{version.id} is now current")
+    _announce(settings, "promoted", version.id, previous)
 
 
 @model.command()
 def rollback() -> None:
-    """Make the previously promoted version current again."""
-    version = _registry(load_settings()).rollback()
+    """Make the previously promoted version current again and tell the workers."""
+    settings = load_settings()
+    registry = _registry(settings)
+    previous = registry.current_id()
+    version = registry.rollback()
     click.echo(f"rolled back: {version.id} is now current")
+    _announce(settings, "rolled_back", version.id, previous)
+
+
+def _announce(settings: Settings, event: str, version: str, previous: str | None) -> None:
+    """Publish the change on the model-updates topic; the registry change stands either way."""
+    from retrain.announce import announce
+    from retrain.errors import AnnounceError
+
+    try:
+        announce(settings, "promoted" if event == "promoted" else "rolled_back", version, previous)
+    except AnnounceError as exc:
+        click.secho(f"warning: {exc}", fg="yellow", err=True)
+        return
+    click.echo(f"announced {event} {version} on {settings.topic_model_updates}")
 
 
 @model.command()

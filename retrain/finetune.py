@@ -1,0 +1,210 @@
+"""Fine-tuning a candidate within a time budget, optionally with the lower encoder layers frozen.
+
+One epoch runs first and is timed, then as many more as fit in the budget (at most ``epochs``
+in all), under a fresh learning-rate schedule. The budget is also checked after every step: on a
+machine slower than planned the run stops between two steps instead of overrunning. Either way
+the model ends calibrated and in eval mode. Freezing the embeddings and the lowest ``frozen_layers``
+transformer layers keeps what the encoder already knows about language and spares their backward
+pass: on small label sets it is both faster and less prone to forgetting.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from models.checkpoint import Checkpoint
+from models.classifier import MoodClassifier
+from models.examples import Example
+from models.training import TrainingConfig, calibrate, fine_tune
+
+
+class _OutOfTime(Exception):
+    """Raised from the step callback when the budget is spent: stop between two steps."""
+
+
+_LAYER = re.compile(r"(?:^|\.)layers?\.(\d+)\.")
+CALIBRATION_FRACTION = 0.1
+
+
+def default_frozen_layers(examples: int) -> int:
+    """Layers to freeze when the settings leave it open (measured in bench/learning_curve.py)."""
+    return 4 if examples < 2000 else 2
+
+
+def freeze_lower_layers(model: MoodClassifier, layers: int) -> int:
+    """Stop gradients into the embeddings and the lowest ``layers`` layers; returns how many
+    parameters were frozen (0 when ``layers`` is 0)."""
+    frozen = 0
+    for name, parameter in model.encoder.named_parameters():
+        match = _LAYER.search(name)
+        lower = match is not None and int(match.group(1)) < layers
+        if layers > 0 and (name.startswith("embeddings.") or lower):
+            parameter.requires_grad_(False)
+            frozen += parameter.numel()
+        else:
+            parameter.requires_grad_(True)
+    return frozen
+
+
+@dataclass
+class BudgetedTraining:
+    epochs_run: int  # whole epochs; 0 when the budget ended the first one
+    steps: int
+    stopped_early: bool
+    seconds: float
+    first_epoch_seconds: float
+    examples: int
+    frozen_layers: int
+    frozen_parameters: int
+    new_used: int
+    replay_used: int
+    planned_rate: float | None
+    sentiment_temperature: float = 1.0
+    topic_temperature: float = 1.0
+    final_loss: float = 0.0
+    config: dict[str, Any] = field(default_factory=dict)
+
+    batch_size: int = 16
+
+    @property
+    def examples_per_second(self) -> float:
+        """Training examples per second of training (calibration excluded)."""
+        return self.steps * self.batch_size / self.training_seconds if self.steps else 0.0
+
+    training_seconds: float = 0.0
+
+
+SAFETY = 0.8  # plan for 80 % of the measured rate: the machine may be busier this time
+
+
+def fit_to_budget(
+    new: Sequence[Example],
+    replay: Sequence[Example],
+    *,
+    budget_s: float,
+    rate: float,
+    epochs: int,
+    rng: random.Random,
+) -> tuple[list[Example], list[Example], int]:
+    """The new and replay examples and the epochs that fit ``budget_s`` at ``rate`` examples/s.
+
+    Whole epochs over everything when they fit; else one epoch over a sample that keeps at
+    least a third replay (against forgetting) and fills the rest with new labels.
+    """
+    capacity = max(1, int(budget_s * rate * SAFETY))
+    total = len(new) + len(replay)
+    if total <= capacity:
+        return list(new), list(replay), max(1, min(epochs, capacity // max(total, 1)))
+    n_replay = min(len(replay), max(capacity - len(new), capacity // 3))
+    n_new = min(len(new), capacity - n_replay)
+    n_replay = min(len(replay), capacity - n_new)
+    return rng.sample(list(new), n_new), rng.sample(list(replay), n_replay), 1
+
+
+def training_config(**values: Any) -> TrainingConfig:
+    """A TrainingConfig from ``values``, leaving out options this version of models/ lacks
+    (e.g. ``frozen_layers``, ``precision``), so the loop works before and after they land."""
+    known = {f.name for f in dataclasses.fields(TrainingConfig)}
+    return TrainingConfig(**{k: v for k, v in values.items() if k in known})
+
+
+def train_within_budget(
+    checkpoint: Checkpoint,
+    new: Sequence[Example],
+    replay: Sequence[Example],
+    *,
+    budget_s: float,
+    epochs: int,
+    frozen_layers: int | None,
+    seed: int = 1234,
+    max_length: int = 128,
+    threads: int | None = None,
+    progress: bool = False,
+    rate: float | None = None,
+) -> BudgetedTraining:
+    """Fine-tune ``checkpoint`` in place on ``new`` + ``replay`` and calibrate it.
+
+    ``rate`` (training examples per second measured by an earlier run on this machine) lets the
+    run plan ahead: the data is sampled down to what fits the budget and one learning-rate
+    schedule covers it, so the model ends fully decayed instead of cut off mid-schedule.
+    """
+    started = time.perf_counter()
+    planned_epochs = epochs
+    if rate:
+        new, replay, planned_epochs = fit_to_budget(
+            new, replay, budget_s=budget_s, rate=rate, epochs=epochs, rng=random.Random(seed)
+        )
+    data = [*new, *replay]
+    if frozen_layers is None:  # chosen on what will actually be trained, after any sampling
+        frozen_layers = default_frozen_layers(len(data))
+    random.Random(seed).shuffle(data)
+    held = int(len(data) * CALIBRATION_FRACTION) if len(data) >= 50 else 0
+    calibration, train = data[:held], data[held:]
+    frozen = freeze_lower_layers(checkpoint.classifier, frozen_layers)
+    common: dict[str, Any] = {
+        "seed": seed,
+        "max_length": max_length,
+        "threads": threads,
+        "calibration_fraction": 0.0,
+        "frozen_layers": frozen_layers,
+    }
+    deadline = started + budget_s
+    losses: list[float] = []
+    stopped_early = False
+
+    def watch(step: int, loss: float) -> None:
+        losses.append(loss)
+        if time.perf_counter() > deadline:
+            raise _OutOfTime
+
+    first_epochs = planned_epochs if rate else 1
+    try:
+        config = training_config(epochs=first_epochs, **common)
+        fine_tune(checkpoint, train, (), config, progress, watch)
+    except _OutOfTime:
+        stopped_early = True
+    first_seconds = time.perf_counter() - started
+    more = 0
+    if not rate:
+        more = min(epochs - 1, int((budget_s - first_seconds) // max(first_seconds, 1e-3)))
+    if more > 0 and not stopped_early:
+        # A second schedule (short warm-up, decay to zero) over the epochs that fit.
+        config = training_config(epochs=more, **{**common, "seed": seed + 1})
+        try:
+            fine_tune(checkpoint, train, (), config, progress, watch)
+        except _OutOfTime:
+            stopped_early = True
+    freeze_lower_layers(checkpoint.classifier, 0)
+    checkpoint.classifier.eval()
+    summary = BudgetedTraining(
+        epochs_run=first_epochs + max(more, 0) if not stopped_early else 0,
+        steps=len(losses),
+        stopped_early=stopped_early,
+        seconds=0.0,
+        first_epoch_seconds=round(first_seconds, 2),
+        examples=len(train),
+        new_used=len(new),
+        replay_used=len(replay),
+        planned_rate=rate,
+        frozen_layers=frozen_layers,
+        frozen_parameters=frozen,
+        final_loss=round(sum(losses[-10:]) / max(1, len(losses[-10:])), 4),
+        config=training_config(epochs=epochs, **common).to_dict(),
+    )
+    summary.training_seconds = round(time.perf_counter() - started, 2)
+    if calibration:
+        summary.sentiment_temperature, summary.topic_temperature = calibrate(
+            checkpoint.classifier,
+            checkpoint.tokenizer,
+            checkpoint.taxonomy,
+            calibration,
+            max_length,
+        )
+    summary.seconds = round(time.perf_counter() - started, 2)
+    return summary

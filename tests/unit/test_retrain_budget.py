@@ -1,0 +1,51 @@
+"""Planning a fine-tune to fit the time budget from a measured training rate."""
+
+from __future__ import annotations
+
+import random
+
+from models.examples import Example
+from retrain.finetune import fit_to_budget
+
+
+def examples(kind: str, n: int) -> list[Example]:
+    return [Example(f"{kind} {i}", "chat", "neutral") for i in range(n)]
+
+
+def test_everything_fits_for_as_many_epochs_as_the_budget_allows() -> None:
+    new, replay, epochs = fit_to_budget(
+        examples("new", 100),
+        examples("old", 100),
+        budget_s=100,
+        rate=10.0,
+        epochs=5,
+        rng=random.Random(1),
+    )  # capacity 800 passes: 4 epochs of 200
+    assert (len(new), len(replay), epochs) == (100, 100, 4)
+
+
+def test_too_much_data_keeps_a_third_replay_and_fills_up_with_new_labels() -> None:
+    new, replay, epochs = fit_to_budget(
+        examples("new", 1000),
+        examples("old", 1000),
+        budget_s=100,
+        rate=3.0,
+        epochs=3,
+        rng=random.Random(1),
+    )  # capacity 240
+    assert epochs == 1
+    assert (len(new), len(replay)) == (160, 80)
+    assert all(e.text.startswith("new") for e in new)
+    assert len({e.text for e in new}) == 160
+
+
+def test_few_new_labels_are_all_kept_and_replay_fills_the_rest() -> None:
+    new, replay, epochs = fit_to_budget(
+        examples("new", 50),
+        examples("old", 1000),
+        budget_s=100,
+        rate=3.0,
+        epochs=3,
+        rng=random.Random(1),
+    )
+    assert (len(new), len(replay), epochs) == (50, 190, 1)
