@@ -53,9 +53,9 @@ from models.taxonomy import load_taxonomy
 from models.versions import load_engine
 from moodwatch.settings import Settings, load_settings
 from retrain.job import RetrainJob
-from stream.app import layout_for
 from stream.connections import async_elasticsearch, elasticsearch, kafka_options
 from stream.index_admin import create_templates
+from stream.index_layout import layout_for
 from stream.label_relay import LabelRelay
 from stream.labels import Label, LabelStore, send_labels
 

@@ -52,6 +52,7 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "moodwatch.commands.alerts",
         "alerter",
         "Run the alert evaluator (one of several evaluates, the rest stand by).",
+    ),
     "labels": ("moodwatch.commands.labels", "labels", "Import labelled files; label counts."),
     "retrain": (
         "moodwatch.commands.retrain",

@@ -32,10 +32,11 @@ from models.examples import SENTIMENTS
 from models.taxonomy import Taxonomy
 from moodwatch.settings import Settings
 from stream.connections import kafka_options
+from stream.contract import MAX_ID_BYTES
 from stream.errors import IndexingError, IndexUnavailable, StreamError
 from stream.label_index import labels_index, labels_index_body
 from stream.records import Position, Reason, Rejection, dead_letter
-from stream.validation import MAX_ID_CHARS, parse_created_at
+from stream.validation import parse_created_at
 
 MAX_LABELER_CHARS = 128
 MAX_NOTE_CHARS = 2000
@@ -132,7 +133,7 @@ def label_from_object(data: dict[str, Any]) -> Label | Rejection:
     """Check the fields of a decoded label record (see the module docstring)."""
     fields: dict[str, str] = {}
     for name, limit, required in (
-        ("message_id", MAX_ID_CHARS, True),
+        ("message_id", MAX_ID_BYTES, True),
         ("labeler", MAX_LABELER_CHARS, True),
         ("labeled_at", 64, True),
         ("sentiment", 32, False),

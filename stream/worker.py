@@ -35,19 +35,23 @@ from elasticsearch import AsyncElasticsearch
 from faust.types import TP, EventT
 
 from models.inference import InferenceEngine
+from models.taxonomy import Taxonomy
 from moodwatch.settings import Settings
 from stream.connections import async_elasticsearch, kafka_options
 from stream.dependencies import Dependencies
+from stream.errors import StreamError
 from stream.es_sink import ElasticsearchSink
 from stream.index_layout import layout_for
+from stream.labels import LabelOutcome, LabelStore, Refused
 from stream.metrics import WorkerMetrics
 from stream.pipeline import Pipeline, RawRecord
-from stream.records import Position
+from stream.records import Position, Reason
 from stream.redaction import Redactor
 from stream.scoring import ScoringThread
 from stream.validation import Limits
 
 log = logging.getLogger(__name__)
+UNKNOWN = Reason.UNKNOWN_MESSAGE
 
 # Loads a model version for serving (checksum verified, warmed up); raises when it cannot.
 EngineLoader = Callable[[str], InferenceEngine]
@@ -86,6 +90,7 @@ class Worker:
         *,
         web_port: int | None = None,
         load_version: EngineLoader | None = None,
+        taxonomy: Taxonomy | None = None,
     ) -> None:
         self.settings = settings
         self.metrics = WorkerMetrics()
@@ -93,10 +98,12 @@ class Worker:
         self.dependencies = Dependencies(on_change=self.metrics.dependency_changed)
         self.scoring = ScoringThread(engine)
         self.load_version = load_version
+        self.taxonomy = taxonomy
         self.processed: dict[TP, int] = {}
         self.pipeline: Pipeline | None = None
         self.model_update_error: str | None = None
         self._es: AsyncElasticsearch | None = None
+        self._labels_es: AsyncElasticsearch | None = None
         self._stopped = False
         # Faust wants a data folder even with in-memory tables; one per process.
         self.datadir = settings.infra_home / "faust" / f"worker-{os.getpid()}"
@@ -165,6 +172,9 @@ class Worker:
         app, s = self.app, self.settings
         inputs = app.topic(*s.input_topics.values(), value_serializer="raw", key_serializer="raw")
         app.agent(inputs, name="classify")(self._classify)
+        if self.taxonomy is not None:
+            labels = app.topic(s.topic_labels, value_serializer="raw", key_serializer="raw")
+            app.agent(labels, name="labels")(self._store_labels)
         app.timer(interval=5.0, name="record_lag")(self._record_lag)
         app.task(self._follow_model_updates)
 
@@ -203,6 +213,48 @@ class Worker:
                     self.processed[tp] = max(self.processed.get(tp, -1), event.message.offset)
 
             await running.submit(records, acknowledge)
+
+    async def _store_labels(self, stream: faust.StreamT[bytes]) -> None:
+        """Labels topic → validated, joined to their message → labels index; refused → dead
+        letters. Faust acknowledges each label after this loop body is done with it."""
+        assert self.taxonomy is not None
+        if self._labels_es is None:
+            self._labels_es = async_elasticsearch(self.settings)
+        store = LabelStore(self._labels_es, self.settings.es_index_prefix, self.taxonomy)
+        await store.ensure_index()
+        dead_letters = FaustDeadLetters(
+            self.app.topic(
+                self.settings.topic_dead_letter, value_serializer="raw", key_serializer="raw"
+            )
+        )
+        concrete: Any = stream
+        async for event in concrete.events():
+            message = event.message
+            position = Position(message.topic, message.partition, message.offset)
+            outcome = await self._handle_label(store, message.value, position, message.key)
+            if isinstance(outcome, Refused):
+                await dead_letters.send(outcome.dead_letter, position.default_id.encode())
+                self.metrics.dead_letters.labels(reason=outcome.rejection.reason.value).inc()
+
+    async def _handle_label(
+        self, store: LabelStore, value: bytes | None, position: Position, key: bytes | None
+    ) -> LabelOutcome:
+        attempt = 0
+        while True:
+            try:
+                outcome = await store.handle(value, position, key)
+            except StreamError as exc:  # Elasticsearch unreachable: hold, never drop a label
+                self.dependencies["elasticsearch"].failed(str(exc)[:300])
+                await asyncio.sleep(min(self.settings.es_retry_max_s, 0.5 * 2 ** min(attempt, 8)))
+                attempt += 1
+                continue
+            # A label can arrive before its message is searchable (refresh is 1 s): look again.
+            unknown = isinstance(outcome, Refused) and outcome.rejection.reason is UNKNOWN
+            if unknown and attempt < 2:
+                attempt += 1
+                await asyncio.sleep(1.5)
+                continue
+            return outcome
 
     async def _record_lag(self) -> None:
         for tp in self.app.consumer.assignment():
@@ -311,8 +363,9 @@ class Worker:
         self._stopped = True
         if self.pipeline is not None:
             await self.pipeline.stop()
-        if self._es is not None:
-            await self._es.close()
+        for client in (self._es, self._labels_es):
+            if client is not None:
+                await client.close()
         self.scoring.close()
         shutil.rmtree(self.datadir, ignore_errors=True)
 

@@ -62,4 +62,5 @@ def worker(web_port: int | None) -> None:
         engine,
         web_port=web_port,
         load_version=lambda version: load_engine(registry, version, taxonomy, options),
+        taxonomy=taxonomy,
     ).run()

@@ -28,9 +28,9 @@ from moodwatch.cli import cli
 from moodwatch.settings import Settings, load_settings
 from retrain.history import LoopHistory
 from retrain.job import RetrainJob
-from stream.app import layout_for
 from stream.connections import async_elasticsearch, kafka_options
 from stream.index_admin import create_templates
+from stream.index_layout import layout_for
 from stream.label_import import import_labels
 from stream.label_index import disagreements, label_counts, labels_index
 from stream.label_relay import LabelRelay
