@@ -146,6 +146,19 @@ class StreamRig:
 
         return asyncio.run(send())
 
+    def produce_to(self, topic: str, values: Iterable[bytes]) -> int:
+        """Send raw values to any topic (labels, model updates); returns how many were acked."""
+
+        async def send() -> int:
+            producer = AIOKafkaProducer(**kafka_options(self.settings), acks="all")
+            await producer.start()
+            try:
+                return len([await producer.send_and_wait(topic, value) for value in values])
+            finally:
+                await producer.stop()
+
+        return asyncio.run(send())
+
     def count(self) -> int:
         if not self.es.indices.exists_alias(name=self.alias):
             return 0
