@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 import faust
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer
 from elasticsearch import AsyncElasticsearch
 from faust.types import TP, EventT
 
@@ -272,19 +272,23 @@ class Worker:
     # -- hot swap -------------------------------------------------------------------------
 
     async def _follow_model_updates(self) -> None:
-        """Every worker reads every model-updates event (no consumer group), from the end."""
+        """Every worker reads every model-updates event: no consumer group, new events only.
+
+        A version promoted while this worker was starting is already what it loaded as
+        ``current``; an event for it is then a no-op.
+        """
         if self.load_version is None:
             return
         consumer = AIOKafkaConsumer(
-            **kafka_options(self.settings), group_id=None, enable_auto_commit=False
+            self.settings.topic_model_updates,
+            **kafka_options(self.settings),
+            group_id=None,
+            enable_auto_commit=False,
+            auto_offset_reset="latest",
         )
         try:
             await consumer.start()
-            topic = self.settings.topic_model_updates
-            partitions = consumer.partitions_for_topic(topic) or {0}
-            assigned = [TopicPartition(topic, p) for p in sorted(partitions)]
-            consumer.assign(assigned)
-            await consumer.seek_to_end(*assigned)
+            log.info("following model updates on %s", self.settings.topic_model_updates)
             while not self._stopped:
                 found = await consumer.getmany(timeout_ms=1000)
                 for records in found.values():
