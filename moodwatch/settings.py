@@ -121,6 +121,24 @@ class Settings(BaseSettings):
     kafka_heap: str = Field("512m", pattern=r"^\d+[mMgG]$")
     es_heap: str = Field("1g", pattern=r"^\d+[mMgG]$")
 
+    # --- Dashboard ---------------------------------------------------------------------------
+    dashboard_host: str = Field(
+        "127.0.0.1", description="Address the dashboard binds; 0.0.0.0 exposes it (set a password)."
+    )
+    dashboard_port: int = Field(8501, ge=1, le=65535)
+    dashboard_password: SecretStr | None = Field(
+        None, description="When set, the dashboard asks for it before showing anything."
+    )
+    dashboard_url: str = Field(
+        "http://127.0.0.1:8501", description="Public address of the dashboard, for alert links."
+    )
+    dashboard_refresh_s: float = Field(
+        10.0, ge=1, le=3600, description="Live panels re-query Elasticsearch this often."
+    )
+    dashboard_export_max_rows: int = Field(
+        10000, ge=1, le=100000, description="Largest CSV export from the explorer."
+    )
+
     @field_validator("kafka_bootstrap_servers")
     @classmethod
     def _check_bootstrap(cls, value: str) -> str:
