@@ -118,11 +118,14 @@ def panels() -> None:
         return
 
     st.subheader("Negative share over time")
-    st.altair_chart(
-        charts.negative_share_chart(points, context.thresholds(), episodes),
-        width="stretch",
-    )
-    st.caption("Dashed red line: an alert rule's threshold. Red band: an alert episode.")
+    thresholds = context.thresholds()
+    st.altair_chart(charts.negative_share_chart(points, thresholds, episodes), width="stretch")
+    legend = [
+        *(["Dashed red line: an alert rule's threshold."] if thresholds else []),
+        *(["Red band: an alert episode."] if episodes else []),
+    ]
+    if legend:
+        st.caption(" ".join(legend))
     st.subheader("Messages over time")
     st.altair_chart(charts.volume_chart(points), width="stretch")
 

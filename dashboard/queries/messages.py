@@ -13,7 +13,7 @@ from typing import Any
 from elasticsearch import Elasticsearch
 
 from dashboard.filters import View
-from dashboard.queries.search import SENTIMENTS, translated, view_filter
+from dashboard.queries.search import SENTIMENTS, UNSUPPORTED, translated, view_filter
 
 PAGE_MAX = 200
 # Elasticsearch's default max_result_window: deeper pages need search_after (the export does).
@@ -91,7 +91,10 @@ def row_from_source(source: dict[str, Any]) -> MessageRow:
         source=source.get("source"),
         topic=topic.get("label"),
         sentiment=sentiment.get("label"),
-        confidence=sentiment.get("confidence"),
+        # An unsupported language has no sentiment, so no confidence either.
+        confidence=None
+        if sentiment.get("label") == UNSUPPORTED
+        else sentiment.get("confidence"),
         model_version=source.get("model_version"),
         lang=source.get("lang"),
         text=str(source.get("text", "")),

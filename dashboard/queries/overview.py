@@ -33,7 +33,7 @@ INTERVALS = (
     ("12h", timedelta(hours=12)),
     ("1d", timedelta(days=1)),
 )
-MAX_BUCKETS = 150
+MAX_BUCKETS = 60  # readable at a glance: 30-minute buckets over 24 h
 
 
 @dataclass(frozen=True)

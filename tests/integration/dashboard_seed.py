@@ -1,0 +1,106 @@
+"""Scored messages for dashboard tests: the bundled sample texts scored by a real model and
+built into documents by the worker's own builder (``stream.documents.scored_document``), then
+indexed through the real template under a test's unique prefix.
+
+Times are spread over the last ``hours`` so that both the current and the previous period of
+the default 24-hour view have data; a few messages are in an unsupported language.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from importlib import resources
+from typing import Any
+
+from elasticsearch import Elasticsearch
+from elasticsearch.helpers import bulk
+
+from models.inference import InferenceEngine, Prediction
+from stream.documents import scored_document
+from stream.index_admin import create_templates
+from stream.index_layout import IndexLayout
+from stream.records import Message, Position
+
+UNSUPPORTED_TEXTS = (
+    "der Kundendienst hat mir nicht geantwortet",
+    "la livraison est encore en retard",
+    "el pedido llegó roto",
+)
+
+
+@dataclass(frozen=True)
+class Seeded:
+    documents: list[dict[str, Any]]
+
+    def by_id(self) -> dict[str, dict[str, Any]]:
+        return {d["id"]: d for d in self.documents}
+
+
+def sample_messages() -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = []
+    for name in ("chat.jsonl", "news.jsonl"):
+        text = resources.files("stream").joinpath("samples", name).read_text(encoding="utf-8")
+        rows.extend(json.loads(line) for line in text.splitlines() if line.strip())
+    return rows
+
+
+def build_documents(
+    engine: InferenceEngine, now: datetime, hours: float = 48.0
+) -> list[dict[str, Any]]:
+    rows = sample_messages()
+    predictions = engine.predict([r["text"] for r in rows], [r["channel"] for r in rows])
+    step = timedelta(hours=hours) / (len(rows) + len(UNSUPPORTED_TEXTS))
+    documents = []
+    for n, (row, prediction) in enumerate(zip(rows, predictions, strict=True)):
+        created = now - (n + 1) * step
+        message = Message(
+            id=row["id"],
+            text=row["text"],
+            channel=row["channel"],
+            created_at=created,
+            position=Position(f"test-{row['channel']}", 0, n),
+            source=row.get("source"),
+            lang=row.get("lang"),
+        )
+        documents.append(scored_document(message, prediction, created, created))
+    for k, text in enumerate(UNSUPPORTED_TEXTS):
+        created = now - (k + 1) * step * 3
+        message = Message(
+            id=f"other-lang-{k}",
+            text=text,
+            channel="chat",
+            created_at=created,
+            position=Position("test-chat", 1, k),
+            source="web-chat",
+            lang="xx",
+        )
+        unsupported = Prediction("unsupported", 0.0, {}, "other", 0.0, {}, engine.version)
+        documents.append(scored_document(message, unsupported, created, created))
+    return documents
+
+
+def index_documents(client: Elasticsearch, prefix: str, documents: list[dict[str, Any]]) -> None:
+    layout = IndexLayout(prefix)
+    create_templates(client, layout)
+    actions = [
+        {
+            "_index": layout.messages_index(datetime.fromisoformat(d["created_at"])),
+            "_id": d["id"],
+            "_source": d,
+        }
+        for d in documents
+    ]
+    bulk(client, actions, refresh="wait_for")
+
+
+def delete_prefix(client: Elasticsearch, prefix: str) -> None:
+    client.options(ignore_status=404).indices.delete(
+        index=f"{prefix}-*", expand_wildcards="all", allow_no_indices=True
+    )
+    client.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-messages")
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC).replace(microsecond=0)
