@@ -1,7 +1,7 @@
 """The dashboard's Streamlit entry script (``moodwatch dashboard`` serves it).
 
 It runs on every interaction: sign-in gate, shared filters (URL query params), navigation.
-Pages live in ``pages/``; their data comes from ``dashboard.context`` (cached) and
+Pages live in ``views/`` (not ``pages/``: Streamlit would also serve a ``pages/`` folder as stand-alone scripts, around the sign-in gate); their data comes from ``dashboard.context`` (cached) and
 ``dashboard.queries`` (Elasticsearch).
 """
 
@@ -27,16 +27,13 @@ st.set_page_config(page_title="moodwatch", page_icon=":material/monitoring:", la
 settings = context.settings()
 
 if not access.signed_in(settings):
-    gate = st.navigation(
-        [st.Page(lambda: access.sign_in_page(settings), title="Sign in", url_path="signin")],
-        position="hidden",
-    )
-    gate.run()
+    # Before st.navigation: no page of the app is even registered until the password is given.
+    access.sign_in_page(settings)
     st.stop()
 
 pages = [
     st.Page(
-        str(HERE / "pages" / file),
+        str(HERE / "views" / file),
         title=title,
         url_path=path or None,
         icon=icon,

@@ -54,7 +54,8 @@ def _choice(label: str, current: str | None, options: list[str], key: str) -> st
 
 
 def render(view: View) -> View:
-    """Draw the filters; returns the (possibly changed) view, already published."""
+    """Draw the filters and publish the view; a change reruns the script with the new one."""
+    shown = view
     with st.sidebar:
         st.markdown("**Filters**")
         ranges = [*PRESETS, CUSTOM]
@@ -97,4 +98,7 @@ def render(view: View) -> View:
             st.warning(problem)
         st.caption(f"{changed.start:%d %b %H:%M} → {changed.end:%d %b %H:%M} UTC")
     publish(changed)
+    if changed.to_params() != shown.to_params():
+        # Draw the page once more with widgets keyed on the new values.
+        st.rerun()
     return changed

@@ -92,9 +92,7 @@ def row_from_source(source: dict[str, Any]) -> MessageRow:
         topic=topic.get("label"),
         sentiment=sentiment.get("label"),
         # An unsupported language has no sentiment, so no confidence either.
-        confidence=None
-        if sentiment.get("label") == UNSUPPORTED
-        else sentiment.get("confidence"),
+        confidence=None if sentiment.get("label") == UNSUPPORTED else sentiment.get("confidence"),
         model_version=source.get("model_version"),
         lang=source.get("lang"),
         text=str(source.get("text", "")),

@@ -96,9 +96,10 @@ def index_documents(client: Elasticsearch, prefix: str, documents: list[dict[str
 
 
 def delete_prefix(client: Elasticsearch, prefix: str) -> None:
-    client.options(ignore_status=404).indices.delete(
-        index=f"{prefix}-*", expand_wildcards="all", allow_no_indices=True
-    )
+    # The node refuses wildcard deletes (destructive_requires_name): name each index.
+    names = list(client.indices.get(index=f"{prefix}-*", expand_wildcards="all"))
+    if names:
+        client.indices.delete(index=",".join(names))
     client.options(ignore_status=404).indices.delete_index_template(name=f"{prefix}-messages")
 
 

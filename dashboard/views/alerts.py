@@ -77,7 +77,7 @@ def show(episode: Episode) -> None:
         evidence(episode.evidence)
         left, mid, right = st.columns(3)
         left.page_link(
-            "pages/explorer.py",
+            "views/explorer.py",
             label="Open these messages in the explorer",
             icon=":material/search:",
             query_params=episode.explorer_params(),
