@@ -1,8 +1,9 @@
 """The dashboard's Streamlit entry script (``moodwatch dashboard`` serves it).
 
 It runs on every interaction: sign-in gate, shared filters (URL query params), navigation.
-Pages live in ``views/`` (not ``pages/``: Streamlit would also serve a ``pages/`` folder as stand-alone scripts, around the sign-in gate); their data comes from ``dashboard.context`` (cached) and
-``dashboard.queries`` (Elasticsearch).
+Pages live in ``views/``, not ``pages/``: Streamlit would also serve a ``pages/`` folder as
+stand-alone scripts, around the sign-in gate. Their data comes from ``dashboard.context``
+(cached) and ``dashboard.queries`` (Elasticsearch).
 """
 
 from __future__ import annotations
