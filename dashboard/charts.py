@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 
 import altair as alt
 import pandas as pd  # type: ignore[import-untyped]
@@ -30,10 +31,16 @@ def points_frame(points: Sequence[TimelinePoint]) -> pd.DataFrame:
     )
 
 
+def time_axis(domain: tuple[datetime, datetime]) -> alt.X:
+    """The shared x axis: exactly the view's range, so both charts line up."""
+    return alt.X("time:T", title=None, scale=alt.Scale(domain=[d.isoformat() for d in domain]))
+
+
 def negative_share_chart(
     points: Sequence[TimelinePoint],
     thresholds: Sequence[Threshold],
     episodes: Sequence[Episode],
+    domain: tuple[datetime, datetime],
     height: int = 260,
 ) -> alt.LayerChart:
     """Negative share per channel over time, rule thresholds as dashed lines, alert episodes
@@ -43,7 +50,7 @@ def negative_share_chart(
         alt.Chart(frame)
         .mark_line(point=alt.OverlayMarkDef(size=18))
         .encode(
-            x=alt.X("time:T", title=None),
+            x=time_axis(domain),
             y=alt.Y("negative share:Q", title="Negative share", axis=alt.Axis(format="%")),
             color=alt.Color("channel:N", scale=CHANNEL_COLORS, title="Channel"),
             tooltip=[
@@ -59,7 +66,7 @@ def negative_share_chart(
     bands = [
         {
             "start": e.started_at,
-            "end": e.resolved_at or (frame["time"].max() if len(frame) else e.started_at),
+            "end": e.resolved_at or domain[1],
             "alert": f"{e.rule} {e.group or ''}".strip(),
             "state": e.state,
         }
@@ -70,7 +77,11 @@ def negative_share_chart(
         layers.append(
             alt.Chart(pd.DataFrame(bands))
             .mark_rect(opacity=0.15, color="#d62728")
-            .encode(x="start:T", x2="end:T", tooltip=["alert:N", "state:N"])
+            .encode(
+                x=alt.X("start:T", scale=alt.Scale(domain=[d.isoformat() for d in domain])),
+                x2="end:T",
+                tooltip=["alert:N", "state:N"],
+            )
         )
     if thresholds:
         rules = pd.DataFrame(
@@ -87,13 +98,15 @@ def negative_share_chart(
     return alt.LayerChart(layer=[*layers, line], height=height)
 
 
-def volume_chart(points: Sequence[TimelinePoint], height: int = 200) -> alt.Chart:
+def volume_chart(
+    points: Sequence[TimelinePoint], domain: tuple[datetime, datetime], height: int = 200
+) -> alt.Chart:
     frame = points_frame(points)
     chart: alt.Chart = (
         alt.Chart(frame)
-        .mark_bar()
+        .mark_area(interpolate="step-after", opacity=0.85)
         .encode(
-            x=alt.X("time:T", title=None),
+            x=time_axis(domain),
             y=alt.Y("messages:Q", title="Messages", stack=True),
             color=alt.Color("channel:N", scale=CHANNEL_COLORS, title="Channel"),
             tooltip=[alt.Tooltip("time:T", format="%d %b %H:%M"), "channel:N", "messages:Q"],

@@ -81,6 +81,15 @@ class Episode:
         return params
 
 
+def concerns(episode: Episode, view: View) -> bool:
+    """Whether an episode is about what the view shows (no contradicting channel/topic/source)."""
+    scope = episode.explorer_params()
+    return all(
+        getattr(view, name) in (None, scope.get(name, getattr(view, name)))
+        for name in ("channel", "topic", "source")
+    )
+
+
 def episode_from_source(doc_id: str, source: dict[str, Any]) -> Episode:
     notifications = _first(source, "notifications") or []
     group_by = _first(source, "group_by", "rule_group_by")
@@ -121,7 +130,8 @@ def _sort_field() -> list[dict[str, Any]]:
 def list_episodes(
     client: Elasticsearch, prefix: str, view: View | None = None, *, size: int = 50
 ) -> list[Episode]:
-    """Firing episodes first, then the most recent ones overlapping the view (bounded)."""
+    """Episodes overlapping the view and about its channel/topic/source, firing ones first,
+    then the most recent (bounded)."""
     filters: list[dict[str, Any]] = []
     if view is not None:
         # Overlapping the view: started before its end, and not resolved before its start.
@@ -157,6 +167,8 @@ def list_episodes(
             allow_no_indices=True,
         ).body
     episodes = [episode_from_source(h["_id"], h["_source"]) for h in body["hits"]["hits"]]
+    if view is not None:
+        episodes = [e for e in episodes if concerns(e, view)]
     episodes.sort(key=lambda e: not e.firing)  # stable: firing first, each newest first
     return episodes
 

@@ -14,6 +14,12 @@ from dashboard.labelling import label_now
 from dashboard.queries.messages import MessageRow
 from dashboard.queue import SENTIMENT_KEYS, SKIP_KEY, TOPIC_KEYS, UNDO_KEY, QueueState, order
 
+SENTIMENT_ICONS = {
+    "negative": ":material/sentiment_dissatisfied:",
+    "neutral": ":material/sentiment_neutral:",
+    "positive": ":material/sentiment_satisfied:",
+}
+
 
 def send(state: QueueState, row: MessageRow, labeler: str, sentiment: str) -> None:
     topic = state.topic_choice.get(row.id)
@@ -113,13 +119,13 @@ with st.container(border=True):
         f"topic **{row.topic}** · {len(rows) - 1} more waiting"
     )
 
-st.markdown("**Topic** (optional; press again to clear)")
+st.markdown("**Topic** (optional, before the sentiment; press again to clear)")
 slugs = [t.slug for t in context.taxonomy().for_channel(row.channel)]
 chosen = state.topic_choice.get(row.id)
-topic_cols = st.columns(max(1, len(slugs)))
-for col, slug, key in zip(topic_cols, slugs, TOPIC_KEYS, strict=False):
-    col.button(
-        f"{slug.replace('_', ' ')} ({key})",
+topic_cols = st.columns(4)
+for n, (slug, key) in enumerate(zip(slugs, TOPIC_KEYS, strict=False)):
+    topic_cols[n % 4].button(
+        slug.replace("_", " "),
         key=f"topic-{slug}",
         on_click=choose_topic,
         args=(state, row, slug),
@@ -132,16 +138,16 @@ st.markdown("**Sentiment** (sends the label)")
 sentiment_cols = st.columns(5)
 for col, (sentiment, key) in zip(sentiment_cols, SENTIMENT_KEYS.items(), strict=False):
     col.button(
-        f"{sentiment.capitalize()} ({key})",
+        sentiment.capitalize(),
         key=f"sentiment-{sentiment}",
+        icon=SENTIMENT_ICONS[sentiment],
         on_click=send,
         args=(state, row, labeler, sentiment),
         shortcut=key,
-        type="primary",
         width="stretch",
     )
 sentiment_cols[3].button(
-    f"Skip ({SKIP_KEY})",
+    "Skip",
     key="skip",
     on_click=skip,
     args=(state, row),
@@ -149,7 +155,7 @@ sentiment_cols[3].button(
     width="stretch",
 )
 sentiment_cols[4].button(
-    f"Undo last ({UNDO_KEY})",
+    "Undo last",
     key="undo",
     on_click=undo,
     args=(state,),

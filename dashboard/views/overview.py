@@ -119,7 +119,10 @@ def panels() -> None:
 
     st.subheader("Negative share over time")
     thresholds = context.thresholds()
-    st.altair_chart(charts.negative_share_chart(points, thresholds, episodes), width="stretch")
+    st.altair_chart(
+        charts.negative_share_chart(points, thresholds, episodes, (view.start, view.end)),
+        width="stretch",
+    )
     legend = [
         *(["Dashed red line: an alert rule's threshold."] if thresholds else []),
         *(["Red band: an alert episode."] if episodes else []),
@@ -127,7 +130,7 @@ def panels() -> None:
     if legend:
         st.caption(" ".join(legend))
     st.subheader("Messages over time")
-    st.altair_chart(charts.volume_chart(points), width="stretch")
+    st.altair_chart(charts.volume_chart(points, (view.start, view.end)), width="stretch")
 
     left, right = st.columns(2)
     with left:

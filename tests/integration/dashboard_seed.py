@@ -9,15 +9,20 @@ the default 24-hour view have data; a few messages are in an unsupported languag
 from __future__ import annotations
 
 import json
+import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib import resources
 from typing import Any
 
+import pytest
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import bulk
 
 from models.inference import InferenceEngine, Prediction
+from moodwatch.settings import Settings
+from stream.connections import elasticsearch
 from stream.documents import scored_document
 from stream.index_admin import create_templates
 from stream.index_layout import IndexLayout
@@ -105,3 +110,17 @@ def delete_prefix(client: Elasticsearch, prefix: str) -> None:
 
 def utc_now() -> datetime:
     return datetime.now(UTC).replace(microsecond=0)
+
+
+@pytest.fixture(scope="module")
+def seeded(
+    services: Settings, tiny_engine: InferenceEngine
+) -> Iterator[tuple[str, list[dict[str, Any]]]]:
+    """A unique prefix holding the scored samples of the last 48 hours (deleted afterwards)."""
+    client = elasticsearch(services)
+    prefix = f"mwdash-{uuid.uuid4().hex[:8]}"
+    documents = build_documents(tiny_engine, utc_now())
+    index_documents(client, prefix, documents)
+    yield prefix, documents
+    delete_prefix(client, prefix)
+    client.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -16,33 +16,14 @@ import streamlit as st
 from aiokafka import AIOKafkaConsumer
 from streamlit.testing.v1 import AppTest
 
-from models.inference import InferenceEngine
 from models.registry import Registry
-from moodwatch.settings import Settings
-from stream.connections import elasticsearch, kafka_options
-from tests.integration.dashboard_seed import (
-    build_documents,
-    delete_prefix,
-    index_documents,
-    utc_now,
-)
+from stream.connections import kafka_options
+from tests.integration import dashboard_seed
+
+seeded = dashboard_seed.seeded  # the module-scoped seeded prefix fixture
 
 APP = str(Path(__file__).resolve().parents[2] / "dashboard" / "app.py")
 SCORED = ("negative", "neutral", "positive")
-
-
-@pytest.fixture(scope="module")
-def seeded(
-    services: Settings, tiny_engine: InferenceEngine
-) -> Iterator[tuple[str, list[dict[str, Any]]]]:
-    """A unique prefix holding the scored samples of the last 48 hours."""
-    client = elasticsearch(services)
-    prefix = f"mwdash-{datetime.now(UTC):%H%M%S%f}"
-    documents = build_documents(tiny_engine, utc_now())
-    index_documents(client, prefix, documents)
-    yield prefix, documents
-    delete_prefix(client, prefix)
-    client.close()
 
 
 @pytest.fixture

@@ -139,3 +139,15 @@ def test_an_episode_opens_the_explorer_on_its_window_and_group() -> None:
     }
     reopened = view_from_params(episode.explorer_params(), now=NOW)
     assert isinstance(reopened, View) and reopened.topic == "refunds"
+
+
+def test_an_episode_about_chat_is_not_shown_in_a_news_view() -> None:
+    from dashboard.queries.episodes import concerns
+
+    episode = episode_from_source(
+        "e2", {"rule": "r", "group_by": "topic", "group": "refunds", "filter": {"channel": "chat"}}
+    )
+    assert concerns(episode, view_from_params({}, now=NOW))
+    assert concerns(episode, view_from_params({"channel": "chat", "topic": "refunds"}, now=NOW))
+    assert not concerns(episode, view_from_params({"channel": "news"}, now=NOW))
+    assert not concerns(episode, view_from_params({"topic": "delivery"}, now=NOW))
