@@ -59,7 +59,11 @@ def progress(state: QueueState) -> None:
     try:
         current = context.registry().current
         versions = {v.id: v for v in context.registry().versions}
-        since_text = versions[current].created_at if current in versions else None
+        version = versions.get(current) if current else None
+        # The learning loop counts labels after the cut-off the version was trained up to.
+        since_text = (
+            str(version.training.get("labels_until") or version.created_at) if version else None
+        )
         from dashboard.filters import parse_instant
 
         since = parse_instant(since_text) if since_text else None
