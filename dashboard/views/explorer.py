@@ -135,9 +135,11 @@ with st.expander("Export"):
     if st.button("Prepare CSV", key="export-prepare"):
         try:
             st.session_state["export_csv"] = context.export_csv(view.key(), limit, view)
+            st.session_state["export_view"] = view.to_params()
         except DashboardError as exc:
             st.error(str(exc))
-    if "export_csv" in st.session_state:
+    # A CSV prepared for another selection is not offered for this one.
+    if st.session_state.get("export_view") == view.to_params() and "export_csv" in st.session_state:
         st.download_button(
             "Download CSV",
             st.session_state["export_csv"],

@@ -38,7 +38,8 @@ def summary(head: Headline, worst: GroupShare | None, firing: int) -> str:
         )
     text = ", ".join(parts) + "."
     if worst is not None and worst.share is not None:
-        text += f" Most negative topic: **{worst.name}** ({charts.percent(worst.share)})."
+        name = worst.name.replace("_", " ")
+        text += f" Most negative topic: **{name}** ({charts.percent(worst.share)})."
     if firing:
         text += f" :red[**{firing} alert{'s' if firing > 1 else ''} firing.**]"
     return text

@@ -131,6 +131,12 @@ def settle(page: Any) -> None:
 
 
 def shoot(page: Any, name: str) -> None:
+    """Save a full-page screenshot once metrics and charts have drawn."""
+    if page.get_by_test_id("stMetric").count():
+        page.get_by_test_id("stMetricValue").first.wait_for(timeout=30_000)
+    charts = page.locator(".vega-embed")
+    for n in range(charts.count()):
+        charts.nth(n).locator("canvas, svg").first.wait_for(timeout=30_000)
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
