@@ -151,3 +151,8 @@ def least_confident(view: View, exclude: set[str]) -> list[messages.MessageRow]:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def labelled_by(labeler: str) -> set[str]:
     return labels.labelled_by(es_client(), prefix(), labeler)
+
+
+def silence(rule: str, group: str, until: datetime) -> None:
+    episodes.silence(es_client(), prefix(), rule, group, until)
+    list_episodes.clear()

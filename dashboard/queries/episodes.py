@@ -7,12 +7,15 @@ that shape settles. A missing index reads as "no alerts yet".
 
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlsplit
 
 from elasticsearch import Elasticsearch
 
+from dashboard.errors import DashboardError
 from dashboard.filters import View, iso_z, parse_instant
 from dashboard.queries.search import translated
 
@@ -65,7 +68,16 @@ class Episode:
         return self.state.lower() in ("firing", "active", "open")
 
     def explorer_params(self) -> dict[str, str]:
-        """URL query params opening the explorer on this episode's window and group."""
+        """URL query params opening the explorer on this episode's window and group: those of
+        the dashboard link the alerter recorded, else built from the window and group."""
+        link = self.raw.get("link")
+        if isinstance(link, str) and "?" in link:
+            linked = {
+                k: v
+                for k, v in parse_qsl(urlsplit(link).query)
+                if k in ("from", "to", "channel", "topic", "source", "q", "episode")
+            }
+            return {**linked, "episode": self.id}
         start = self.window_start or self.started_at
         end = self.window_end or self.resolved_at
         params: dict[str, str] = {"episode": self.id}
@@ -99,7 +111,7 @@ def episode_from_source(doc_id: str, source: dict[str, Any]) -> Episode:
         group = group.get("value") or group.get("key")
     if isinstance(group_by, str) and "." in group_by:
         group_by = group_by.split(".")[0]  # "topic.label" -> "topic"
-    started = _instant(_first(source, "started_at", "fired_at", "first_breach_at", "first_breach"))
+    started = _instant(_first(source, "fired_at", "started_at", "first_breach", "first_breach_at"))
     resolved = _instant(_first(source, "resolved_at", "ended_at"))
     return Episode(
         id=str(_first(source, "id", "episode_id") or doc_id),
@@ -113,7 +125,7 @@ def episode_from_source(doc_id: str, source: dict[str, Any]) -> Episode:
             _first(source, "window.start", "window_start", "evidence.window.start")
         ),
         window_end=_instant(_first(source, "window.end", "window_end", "evidence.window.end")),
-        numbers=dict(_first(source, "numbers", "values", "breach") or {}),
+        numbers=dict(_first(source, "last_numbers", "numbers", "values") or {}),
         evidence=dict(_first(source, "evidence") or {}),
         notifications=[n for n in notifications if isinstance(n, dict)],
         raw=source,
@@ -122,9 +134,21 @@ def episode_from_source(doc_id: str, source: dict[str, Any]) -> Episode:
 
 def _sort_field() -> list[dict[str, Any]]:
     return [
-        {"started_at": {"order": "desc", "unmapped_type": "date"}},
         {"fired_at": {"order": "desc", "unmapped_type": "date"}},
+        {"started_at": {"order": "desc", "unmapped_type": "date"}},
     ]
+
+
+# The alerts index also holds the alerter's own state (tracks, silences, its lease).
+_EPISODES_ONLY: dict[str, Any] = {
+    "bool": {
+        "should": [
+            {"term": {"kind": "episode"}},
+            {"bool": {"must_not": {"exists": {"field": "kind"}}}},
+        ],
+        "minimum_should_match": 1,
+    }
+}
 
 
 def list_episodes(
@@ -132,7 +156,7 @@ def list_episodes(
 ) -> list[Episode]:
     """Episodes overlapping the view and about its channel/topic/source, firing ones first,
     then the most recent (bounded)."""
-    filters: list[dict[str, Any]] = []
+    filters: list[dict[str, Any]] = [_EPISODES_ONLY]
     if view is not None:
         # Overlapping the view: started before its end, and not resolved before its start.
         filters.append(
@@ -161,7 +185,7 @@ def list_episodes(
         body = client.search(
             index=alerts_index(prefix),
             size=max(1, min(size, PAGE_MAX)),
-            query={"bool": {"filter": filters}} if filters else {"match_all": {}},
+            query={"bool": {"filter": filters}},
             sort=_sort_field(),
             ignore_unavailable=True,
             allow_no_indices=True,
@@ -191,3 +215,21 @@ def get_episode(client: Elasticsearch, prefix: str, episode_id: str) -> Episode 
         ).body
     hits = body["hits"]["hits"]
     return episode_from_source(hits[0]["_id"], hits[0]["_source"]) if hits else None
+
+
+def silence(client: Elasticsearch, prefix: str, rule: str, group: str, until: datetime) -> None:
+    """Silence ``rule`` for ``group`` until ``until``, through the alerts component's store
+    (the alerter skips notices for it; the episode itself keeps being tracked)."""
+    try:
+        store: Any = importlib.import_module("alerts.store")
+    except ImportError as exc:
+        raise DashboardError(
+            "silencing needs the alerts component (alerts/store.py), which this install lacks"
+        ) from exc
+    try:
+        store.AlertStore(client, prefix).silence(
+            store.Silence(rule=rule, group=group, until=until, comment="from the dashboard"),
+            datetime.now(UTC),
+        )
+    except Exception as exc:  # the alerts component's own errors, whatever their type
+        raise DashboardError(f"could not silence {rule} / {group}: {exc}") from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import streamlit as st
@@ -33,6 +34,7 @@ def evidence(found: dict[str, Any]) -> None:
     terms = found.get("rising_terms") or found.get("terms")
     if terms:
         names = [t.get("term", t) if isinstance(t, dict) else t for t in terms][:10]
+        names = [str(n) for n in names]
         st.markdown("**Rising terms:** " + ", ".join(f"`{n}`" for n in names))
     samples = found.get("samples") or found.get("messages") or found.get("sample_messages")
     if samples:
@@ -40,10 +42,29 @@ def evidence(found: dict[str, Any]) -> None:
         for sample in samples[:5]:
             text = sample.get("text", sample) if isinstance(sample, dict) else sample
             st.markdown(f"> {text}")
+    tops = [(name, found.get(name)) for name in ("top_topics", "top_sources", "model_versions")]
+    parts = [
+        f"**{name.replace('_', ' ').capitalize()}:** "
+        + ", ".join(f"{b.get('key')} ({b.get('count')})" for b in values[:5])
+        for name, values in tops
+        if isinstance(values, list) and values and all(isinstance(b, dict) for b in values)
+    ]
+    if parts:
+        st.markdown(" · ".join(parts))
     rest = {
         k: v
         for k, v in found.items()
-        if k not in ("rising_terms", "terms", "samples", "messages", "sample_messages")
+        if k
+        not in (
+            "rising_terms",
+            "terms",
+            "samples",
+            "messages",
+            "sample_messages",
+            "top_topics",
+            "top_sources",
+            "model_versions",
+        )
     }
     if rest:
         with st.popover("All evidence"):
@@ -63,9 +84,25 @@ def notifications(sent: list[dict[str, Any]]) -> None:
     st.markdown("\n".join(lines))
 
 
-def silence_hint(episode: Episode) -> None:
-    group = f" {episode.group}" if episode.group else ""
-    st.code(f"moodwatch alerts silence {episode.rule}{group} --until 2h", language="bash")
+SILENCE_HOURS = {"1 hour": 1, "4 hours": 4, "until tomorrow (24 h)": 24, "a week": 168}
+
+
+def silence_form(episode: Episode) -> None:
+    """Silence this rule and group: no more notices until then (the episode is still shown)."""
+    group = episode.group or "*"
+    span = st.selectbox("For", list(SILENCE_HOURS), key=f"silence-span-{episode.id}")
+    confirmed = st.checkbox(
+        f"Silence {episode.rule} / {group}", key=f"silence-confirm-{episode.id}"
+    )
+    if st.button("Silence", key=f"silence-{episode.id}", disabled=not confirmed):
+        until = datetime.now(UTC) + timedelta(hours=SILENCE_HOURS[span])
+        try:
+            context.silence(episode.rule, group, until)
+        except DashboardError as exc:
+            st.error(str(exc))
+            st.code(f"moodwatch alerts silence {episode.rule} {group} --until 2h", language="bash")
+        else:
+            st.success(f"Silenced until {until:%d %b %H:%M} UTC.")
 
 
 def show(episode: Episode) -> None:
@@ -85,8 +122,7 @@ def show(episode: Episode) -> None:
         with mid.popover("Notifications"):
             notifications(episode.notifications)
         with right.popover("Silence"):
-            st.write("Silence this rule and group until a time (run where the alerter runs):")
-            silence_hint(episode)
+            silence_form(episode)
 
 
 view = sidebar.current_view()

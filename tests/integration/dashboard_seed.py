@@ -124,3 +124,77 @@ def seeded(
     yield prefix, documents
     delete_prefix(client, prefix)
     client.close()
+
+
+def alert_documents(documents: list[dict[str, Any]]) -> tuple[str, dict[str, dict[str, Any]]]:
+    """A firing episode about the chat topic of a seeded negative message, shaped as the
+    alerts component stores it (``alerts/episodes.py``), beside a track and a silence of the
+    same rule (the alerter's own state, which the dashboard must not show as alerts)."""
+    chat = [
+        d for d in documents if d["channel"] == "chat" and d["sentiment"]["label"] == "negative"
+    ]
+    anchor = datetime.fromisoformat(chat[0]["created_at"])
+    topic = chat[0]["topic"]["label"]
+    rule = "chat-negative-spike"
+    episode_id = f"{rule}:{topic}:1"
+    window = (anchor - timedelta(hours=6), anchor + timedelta(minutes=1))
+    link = (
+        f"http://127.0.0.1:8501/explorer?from={iso(window[0])}&to={iso(window[1])}"
+        f"&channel=chat&topic={topic}&episode={episode_id}"
+    ).replace("+00:00", "Z")
+    episode = {
+        "kind": "episode",
+        "id": episode_id,
+        "rule": rule,
+        "group": topic,
+        "number": 1,
+        "state": "firing",
+        "route": "market",
+        "severity": "warning",
+        "description": "Negative share of chat messages per topic",
+        "reason": "negative share 80% over 12 messages is above 50%",
+        "first_breach": iso(anchor),
+        "last_breach": iso(anchor),
+        "fired_at": iso(anchor),
+        "resolved_at": None,
+        "window_from": iso(window[0]),
+        "window_to": iso(window[1]),
+        "numbers": {"negative_share": 0.8, "messages": 12},
+        "last_numbers": {"negative_share": 0.8, "messages": 12},
+        "evidence": {
+            "rising_terms": [{"term": "refund", "count": 5, "baseline_count": 1, "score": 2.1}],
+            "top_topics": [{"key": topic, "count": 12}],
+            "top_sources": [{"key": chat[0]["source"], "count": 12}],
+            "model_versions": [{"key": chat[0]["model_version"], "count": 12}],
+            "messages": [{"id": chat[0]["id"], "text": chat[0]["text"]}],
+        },
+        "link": link,
+        "notifications": [
+            {"kind": "firing", "notifier": "log", "outcome": "sent", "at": iso(anchor)},
+            {
+                "kind": "firing",
+                "notifier": "webhook",
+                "outcome": "failed",
+                "at": iso(anchor),
+                "attempts": 2,
+                "error": "HTTP 502",
+            },
+        ],
+        "has_pending": True,
+    }
+    track = {"kind": "track", "rule": rule, "group": topic, "track": {}}
+    silence = {"kind": "silence", "rule": rule, "group": "other", "until": iso(anchor)}
+    return topic, {
+        episode_id: episode,
+        f"track:{rule}:{topic}": track,
+        f"silence:{rule}:other": silence,
+    }
+
+
+def index_alerts(client: Elasticsearch, prefix: str, documents: dict[str, dict[str, Any]]) -> None:
+    for doc_id, document in documents.items():
+        client.index(index=f"{prefix}-alerts", id=doc_id, document=document, refresh="wait_for")
+
+
+def iso(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="seconds")

@@ -22,7 +22,6 @@ from typing import Any
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from dashboard.filters import iso_z
 from models.registry import Registry
 from moodwatch.settings import Settings
 from stream.connections import elasticsearch, kafka_options
@@ -50,31 +49,11 @@ pytestmark = pytest.mark.skipif(
 
 
 def seed_episode(services: Settings, prefix: str, documents: list[dict[str, Any]]) -> str:
-    """One firing episode for the chat topic with the most negative messages of the last hour
-    window around a seeded message (the alerts component writes real ones)."""
-    chat = [
-        d for d in documents if d["channel"] == "chat" and d["sentiment"]["label"] == "negative"
-    ]
-    anchor = datetime.fromisoformat(chat[0]["created_at"])
-    topic = chat[0]["topic"]["label"]
-    episode = {
-        "rule": "chat-negative-spike",
-        "group_by": "topic",
-        "group": topic,
-        "state": "firing",
-        "started_at": iso_z(anchor),
-        "window": {
-            "start": iso_z(anchor - timedelta(hours=6)),
-            "end": iso_z(anchor + timedelta(minutes=1)),
-        },
-        "filter": {"channel": "chat"},
-        "numbers": {"negative_share": 0.8, "messages": 12},
-        "evidence": {"rising_terms": ["refund", "late"], "samples": [{"text": chat[0]["text"]}]},
-        "notifications": [{"notifier": "log", "outcome": "sent", "at": iso_z(anchor)}],
-    }
+    """A firing episode (as the alerts component stores one); returns its topic."""
+    topic, alerts = dashboard_seed.alert_documents(documents)
     client = elasticsearch(services)
     try:
-        client.index(index=f"{prefix}-alerts", id="episode-1", document=episode, refresh="wait_for")
+        dashboard_seed.index_alerts(client, prefix, alerts)
     finally:
         client.close()
     return topic

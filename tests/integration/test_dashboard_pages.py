@@ -200,3 +200,22 @@ async def test_label_queue_sends_labels_with_the_labeler(  # type: ignore[no-unt
     # Undo offers the last labelled message again, first in the queue.
     undone = next(d for d in documents if d["id"] == second["message_id"])
     assert any(undone["text"] in m.value for m in at.markdown)
+
+
+def test_alerts_page_shows_episodes_not_the_alerters_state(seeded, app_env, es) -> None:  # type: ignore[no-untyped-def]
+    prefix, documents = seeded
+    _, alerts = dashboard_seed.alert_documents(documents)
+    dashboard_seed.index_alerts(es, prefix, alerts)
+    at = app_env(prefix)
+    at.query_params["from"] = "now-7d"
+    at.switch_page("views/alerts.py").run()
+    assert not at.exception
+    assert any("**1 firing**, 0 resolved" in m.value for m in at.markdown)
+    assert any("Rising terms:** `refund`" in m.value for m in at.markdown)
+    # The episode is about chat: a news view does not show it, the overview counts it.
+    at.query_params["channel"] = "news"
+    at.run()
+    assert any("No alerts yet" in i.value for i in at.info)
+    del at.query_params["channel"]
+    at.switch_page("views/overview.py").run()
+    assert metric(at, "Alerts firing") == "1"

@@ -151,3 +151,31 @@ def test_an_episode_about_chat_is_not_shown_in_a_news_view() -> None:
     assert concerns(episode, view_from_params({"channel": "chat", "topic": "refunds"}, now=NOW))
     assert not concerns(episode, view_from_params({"channel": "news"}, now=NOW))
     assert not concerns(episode, view_from_params({"topic": "delivery"}, now=NOW))
+
+
+def test_the_alerters_link_decides_where_the_explorer_opens() -> None:
+    episode = episode_from_source(
+        "chat-spike:refunds:3",
+        {
+            "kind": "episode",
+            "id": "chat-spike:refunds:3",
+            "rule": "chat-spike",
+            "group": "refunds",
+            "state": "resolved",
+            "fired_at": "2026-12-03T10:00:00+00:00",
+            "resolved_at": "2026-12-03T10:30:00+00:00",
+            "window_from": "2026-12-03T09:55:00+00:00",
+            "window_to": "2026-12-03T10:00:00+00:00",
+            "link": "http://dash:8501/explorer?from=2026-12-03T09%3A55%3A00Z"
+            "&to=2026-12-03T10%3A00%3A00Z&channel=chat&topic=refunds&episode=chat-spike%3Arefunds%3A3",
+        },
+    )
+    assert not episode.firing
+    assert episode.started_at == datetime(2026, 12, 3, 10, 0, tzinfo=UTC)
+    assert episode.explorer_params() == {
+        "from": "2026-12-03T09:55:00Z",
+        "to": "2026-12-03T10:00:00Z",
+        "channel": "chat",
+        "topic": "refunds",
+        "episode": "chat-spike:refunds:3",
+    }
