@@ -3,8 +3,8 @@
 Seeds ``--count`` synthetic scored messages over the last ``--days`` (bulk, once: a later run
 with the same prefix reuses them), then times, for the last 24 hours and the last 30 days:
 
-- overview: every query the overview page makes (headline, timeline, negative share by topic
-  and by source, filter values, alert episodes), back to back as one render does;
+- overview: every query the overview page makes, as one render does it (headline, timeline,
+  negative share by topic and by source side by side; then filter values, alert episodes);
 - explorer: the first page of the table plus the filter values;
 - overview through Streamlit's AppTest (the whole page script, caches cleared), 24 h and 30 d.
 
@@ -40,10 +40,7 @@ WINDOWS = {"24h": "now-24h", "30d": "now-30d"}
 
 def overview_render(client: Elasticsearch, prefix: str, view: View) -> None:
     alias = f"{prefix}-messages"
-    overview.headline(client, alias, view)
-    overview.timeline(client, alias, view)
-    overview.negative_by_group(client, alias, view, "topic.label")
-    overview.negative_by_group(client, alias, view, "source")
+    overview.overview_data(client, alias, view)
     overview.filter_options(client, alias, view)
     episodes.list_episodes(client, prefix, view)
 

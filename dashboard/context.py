@@ -48,6 +48,11 @@ def alias() -> str:
 
 
 @st.cache_data(ttl=TTL_S, show_spinner=False)
+def overview_data(key: tuple[str, ...], _view: View) -> overview.OverviewData:
+    return overview.overview_data(es_client(), alias(), _view)
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
 def headline(key: tuple[str, ...], _view: View) -> overview.Headline:
     return overview.headline(es_client(), alias(), _view)
 

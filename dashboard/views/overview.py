@@ -72,14 +72,12 @@ def panels() -> None:
     view = sidebar.current_view()
     key = view.key()
     try:
-        head = context.headline(key, view)
-        points = context.timeline(key, view)
-        topics = context.negative_by_group(key, "topic.label", view)
-        sources = context.negative_by_group(key, "source", view)
+        data = context.overview_data(key, view)
         episodes = context.list_episodes(key, view)
     except DashboardError as exc:
         st.error(str(exc))
         return
+    head, points, topics, sources = data.headline, data.timeline, data.topics, data.sources
     firing = [e for e in episodes if e.firing]
     now, before = head.current, head.previous
     st.markdown(summary(head, topics[0] if topics else None, len(firing)))
