@@ -109,13 +109,15 @@ def settle(page: Any) -> None:
     )
 
 
-def shoot(page: Any, name: str) -> None:
-    """Save a full-page screenshot once metrics and charts have drawn."""
-    if page.get_by_test_id("stMetric").count():
-        page.get_by_test_id("stMetricValue").first.wait_for(timeout=30_000)
-    charts = page.locator(".vega-embed")
-    for n in range(charts.count()):
-        charts.nth(n).locator("canvas, svg").first.wait_for(timeout=30_000)
+def shoot(page: Any, name: str, metrics: int = 0, charts: int = 0) -> None:
+    """Save a full-page screenshot once ``metrics`` numbers and ``charts`` charts have drawn."""
+    page.wait_for_function(
+        """([metrics, charts]) =>
+            document.querySelectorAll('[data-testid="stMetricValue"]').length >= metrics &&
+            document.querySelectorAll('.vega-embed canvas, .vega-embed svg').length >= charts""",
+        arg=[metrics, charts],
+        timeout=60_000,
+    )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
@@ -151,7 +153,7 @@ def test_a_support_lead_walks_through_the_dashboard(dashboard_url, services) -> 
             page.goto(url + "/?from=now-7d")
             settle(page)
             page.get_by_text("How people feel — last 7 days").wait_for()
-            shoot(page, "overview")
+            shoot(page, "overview", metrics=4, charts=2)
             sidebar = page.get_by_test_id("stSidebar")
             sidebar.get_by_test_id("stSelectbox").filter(has_text="Channel").click()
             page.get_by_role("option", name="news", exact=True).click()
@@ -165,7 +167,7 @@ def test_a_support_lead_walks_through_the_dashboard(dashboard_url, services) -> 
             ]
             messages = page.get_by_test_id("stMetric").filter(has_text="Messages")
             messages.get_by_text(f"{len(news):,}", exact=True).wait_for(timeout=30_000)
-            shoot(page, "overview-news")
+            shoot(page, "overview-news", metrics=4, charts=2)
 
             # Explorer with the filter kept.
             page.get_by_role("link", name="Explorer").click()
@@ -178,7 +180,7 @@ def test_a_support_lead_walks_through_the_dashboard(dashboard_url, services) -> 
             page.goto(url + "/alerts?from=now-7d")
             settle(page)
             page.get_by_text("FIRING").first.wait_for()
-            shoot(page, "alerts")
+            shoot(page, "alerts", metrics=2)
             page.get_by_role("link", name="Open these messages in the explorer").first.click()
             page.wait_for_url(f"**/explorer**topic={alert_topic}**", timeout=30_000)
             settle(page)
