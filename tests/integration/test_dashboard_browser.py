@@ -101,22 +101,24 @@ def dashboard_url(
 
 def settle(page: Any) -> None:
     """Wait until Streamlit finished the run (no skeletons, not 'running')."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=60_000)
+    page.wait_for_selector('[data-testid="stApp"]', timeout=90_000)
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=\"stSkeleton\"]') && "
         "!document.querySelector('[data-testid=\"stStatusWidget\"]')",
-        timeout=60_000,
+        timeout=90_000,
     )
 
 
-def shoot(page: Any, name: str, metrics: int = 0, charts: int = 0) -> None:
-    """Save a full-page screenshot once ``metrics`` numbers and ``charts`` charts have drawn."""
+def shoot(page: Any, name: str, metrics: int = 0, charts: int = 0, tables: int = 0) -> None:
+    """Save a full-page screenshot once ``metrics`` numbers, ``charts`` charts and ``tables``
+    tables have drawn."""
     page.wait_for_function(
-        """([metrics, charts]) =>
+        """([metrics, charts, tables]) =>
             document.querySelectorAll('[data-testid="stMetricValue"]').length >= metrics &&
-            document.querySelectorAll('.vega-embed canvas, .vega-embed svg').length >= charts""",
-        arg=[metrics, charts],
-        timeout=60_000,
+            document.querySelectorAll('.vega-embed canvas, .vega-embed svg').length >= charts &&
+            document.querySelectorAll('[data-testid="stDataFrame"] canvas').length >= tables""",
+        arg=[metrics, charts, tables],
+        timeout=90_000,
     )
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
@@ -148,6 +150,8 @@ def test_a_support_lead_walks_through_the_dashboard(dashboard_url, services) -> 
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
         )
         page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        # Generous: two shared cores under other tests' load can take long over a first render.
+        page.set_default_timeout(90_000)
         try:
             # Overview, then a filter: the URL carries it and the numbers follow.
             page.goto(url + "/?from=now-7d")
@@ -174,7 +178,7 @@ def test_a_support_lead_walks_through_the_dashboard(dashboard_url, services) -> 
             page.wait_for_url("**/explorer**channel=news**", timeout=30_000)
             settle(page)
             page.get_by_text(f"{len(news):,} messages").wait_for(timeout=30_000)
-            shoot(page, "explorer")
+            shoot(page, "explorer", tables=1)
 
             # Alerts: follow the firing episode into the explorer on its window and group.
             page.goto(url + "/alerts?from=now-7d")
@@ -185,7 +189,7 @@ def test_a_support_lead_walks_through_the_dashboard(dashboard_url, services) -> 
             page.wait_for_url(f"**/explorer**topic={alert_topic}**", timeout=30_000)
             settle(page)
             page.get_by_text("Showing the messages behind alert").wait_for(timeout=30_000)
-            shoot(page, "explorer-from-alert")
+            shoot(page, "explorer-from-alert", tables=1)
 
             # Label queue: a name, then two labels by keyboard.
             page.goto(url + "/label_queue?from=now-7d")
@@ -211,7 +215,7 @@ def test_a_support_lead_walks_through_the_dashboard(dashboard_url, services) -> 
             page.goto(url + "/models")
             settle(page)
             page.get_by_text("Serving").wait_for()
-            shoot(page, "models")
+            shoot(page, "models", tables=2)
         finally:
             browser.close()
 
