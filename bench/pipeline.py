@@ -69,7 +69,8 @@ from moodwatch.engine import engine_options
 from moodwatch.errors import MoodwatchError
 from moodwatch.settings import Settings, load_settings
 from stream.connections import async_elasticsearch, elasticsearch, kafka_options
-from stream.feeder import Publisher, TokenBucket, encode_row
+from stream.feeder import TokenBucket, encode_row
+from stream.publisher import Publisher
 from stream.topics import ensure_topics, topic_names
 
 TARGET_VS_MODEL = 0.85  # pipeline msg/s ÷ model-alone msg/s, at least

@@ -1,7 +1,7 @@
 """``python -m infra up|down|status|start NAME|stop NAME``: the local Kafka and Elasticsearch.
 
-Exit codes: 0 success; 1 ``status --check`` found a service not answering; 2 an error (the
-message says what went wrong and what to do).
+Exit codes, the same as ``moodwatch``'s: 0 success; 1 an error (the message says what went
+wrong and what to do); 2 a usage error; 3 ``status --check`` found a service not answering.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 from infra import services
 from infra.config import SERVICE_NAMES
 from infra.render import render
-from moodwatch.errors import MoodwatchError
+from moodwatch.errors import EXIT_ERROR, EXIT_UNAVAILABLE, MoodwatchError
 from moodwatch.settings import load_settings
 
 
@@ -27,7 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("down", help="stop what infra/ started")
     check = commands.add_parser("status", help="versions, ports, pids, memory, health")
     check.add_argument(
-        "--check", action="store_true", help="exit 1 unless both services answer"
+        "--check", action="store_true",
+        help=f"exit {EXIT_UNAVAILABLE} unless both services answer"
     )
     for verb in ("start", "stop"):
         one = commands.add_parser(verb, help=f"{verb} one service")
@@ -50,12 +51,12 @@ def main(argv: list[str] | None = None) -> int:
         elapsed = time.monotonic() - started
     except MoodwatchError as exc:
         print(f"error: {exc}", file=sys.stderr)
-        return 2
+        return EXIT_ERROR
     print(render(statuses, relative_to=Path.cwd()))
     if args.command != "status":
         print(f"({args.command} took {elapsed:.1f} s)")
     if args.command == "status" and args.check and not services.all_healthy(statuses):
-        return 1
+        return EXIT_UNAVAILABLE
     return 0
 
 

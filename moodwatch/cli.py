@@ -13,7 +13,13 @@ from typing import Any
 import click
 
 from moodwatch import __version__
-from moodwatch.errors import MoodwatchError
+from moodwatch.errors import (
+    EXIT_ERROR,
+    EXIT_UNAVAILABLE,
+    EXIT_USAGE,
+    MoodwatchError,
+    ServiceUnavailable,
+)
 
 # name -> (module, attribute, one-line help shown by `moodwatch --help`)
 COMMANDS: dict[str, tuple[str, str, str]] = {
@@ -71,10 +77,38 @@ class LazyGroup(click.Group):
         except MoodwatchError as exc:
             # Our errors already say what went wrong and what to do: no traceback.
             click.secho(f"error: {exc}", fg="red", err=True)
-            sys.exit(2)
+            sys.exit(exit_code(exc))
 
 
-@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+# Third-party errors that mean "could not connect", for a MoodwatchError raised from one by a
+# module that did not translate it into ServiceUnavailable (matched by name: no imports here).
+_UNREACHABLE = {"KafkaConnectionError", "NoBrokersAvailable", "ConnectionError",
+                "ConnectionTimeout"}
+
+
+def exit_code(exc: MoodwatchError) -> int:
+    """EXIT_UNAVAILABLE when a service could not be reached, else EXIT_ERROR."""
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, ServiceUnavailable | ConnectionError):
+            return EXIT_UNAVAILABLE
+        if type(cause).__name__ in _UNREACHABLE:
+            return EXIT_UNAVAILABLE
+        cause = cause.__cause__
+    return EXIT_ERROR
+
+
+EPILOG = f"""\b
+Exit codes:
+  0  success
+  {EXIT_ERROR}  a moodwatch error (the message says what was wrong and what to do)
+  {EXIT_USAGE}  a usage error (unknown command or option, bad value)
+  {EXIT_UNAVAILABLE}  Kafka or Elasticsearch cannot be reached (start them: moodwatch infra up)
+"""
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]},
+             epilog=EPILOG)
 @click.version_option(__version__, prog_name="moodwatch")
 def cli() -> None:
     """moodwatch: sentiment and topic monitoring for news and customer-chat streams.

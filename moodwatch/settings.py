@@ -109,6 +109,26 @@ class Settings(BaseSettings):
     # --- Worker ------------------------------------------------------------------------------
     worker_group: str = Field("moodwatch-workers", description="Kafka consumer group of workers.")
     worker_web_port: int = Field(6066, ge=1, le=65535)
+    worker_session_timeout_s: float = Field(
+        8.0,
+        ge=6,
+        le=300,
+        description="A worker silent this long is dropped from the group and its partitions move "
+        "(failover time after a crash); the broker's minimum is 6 s.",
+    )
+    worker_heartbeat_interval_s: float = Field(1.0, gt=0, le=30)
+    worker_rebalance_timeout_s: float = Field(
+        20.0, ge=1, le=600, description="How long a rebalance waits for members to rejoin."
+    )
+    worker_stop_grace_s: float = Field(
+        8.0, gt=0, le=300, description="A stop not done after this long exits anyway."
+    )
+    breaker_threshold: int = Field(
+        5,
+        ge=1,
+        description="Index refusals in a row (no success between) that mean the index, not the "
+        "documents, is at fault: the stream is held instead of dead-lettered.",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     log_format: Literal["json", "text"] = "text"
 
@@ -173,6 +193,11 @@ class Settings(BaseSettings):
         if self.es_api_key and (self.es_username or self.es_password):
             raise ValueError("set either MOODWATCH_ES_API_KEY or ES username/password, not both")
         return self
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper_level(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
 
     @field_validator("pii_redaction")
     @classmethod

@@ -23,7 +23,7 @@ from aiokafka.errors import KafkaError
 from moodwatch.settings import Settings
 from stream.connections import kafka_options
 from stream.errors import StreamError
-from stream.feeder import Publisher, find_partitions
+from stream.publisher import Publisher, find_partitions
 from stream.records import Position, Reason
 
 # Failures a second attempt can fix without anyone editing the message.

@@ -1,31 +1,40 @@
-"""The Elasticsearch document for a scored message (see index_layout for its mapping)."""
+"""The Elasticsearch document for a scored message (see index_layout for its mapping).
+
+The message's own fields are the contract's (:data:`stream.contract.FIELDS`), copied as sent
+(timestamps as ISO-8601 UTC); the model's output and bookkeeping fields follow.
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from models.inference import Prediction
+from stream.contract import FIELDS, Kind
 from stream.records import Message
+
+if TYPE_CHECKING:  # only a type here: importing the engine would import torch
+    from models.inference import Prediction
 
 
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
 
+def contract_fields(message: Message) -> dict[str, Any]:
+    """The message's contract fields as the document stores them."""
+    document: dict[str, Any] = {}
+    for field in FIELDS:
+        value = getattr(message, field.name)
+        document[field.name] = iso(value) if field.kind is Kind.TIMESTAMP else value
+    return document
+
+
 def scored_document(
     message: Message, prediction: Prediction, ingested_at: datetime, scored_at: datetime
 ) -> dict[str, Any]:
     return {
-        "id": message.id,
-        "text": message.text,
-        "channel": message.channel,
-        "source": message.source,
-        "lang": message.lang,
-        "author": message.author,
-        "conversation_id": message.conversation_id,
-        "created_at": iso(message.created_at),
+        **contract_fields(message),
         "ingested_at": iso(ingested_at),
         "scored_at": iso(scored_at),
         "indexed_at": iso(datetime.now(UTC)),
@@ -46,7 +55,6 @@ def scored_document(
             "partition": message.position.partition,
             "offset": message.position.offset,
         },
-        "metadata": message.metadata,
     }
 
 

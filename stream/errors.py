@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from moodwatch.errors import MoodwatchError
+from moodwatch.errors import MoodwatchError, ServiceUnavailable
 
 
 class StreamError(MoodwatchError):
@@ -13,7 +13,11 @@ class IndexingError(StreamError):
     """Elasticsearch refused a request in a way retrying will not fix."""
 
 
-class IndexUnavailable(StreamError):
+class KafkaUnavailable(StreamError, ServiceUnavailable):
+    """Kafka cannot be reached (not running, wrong address, refused the connection)."""
+
+
+class IndexUnavailable(StreamError, ServiceUnavailable):
     """Elasticsearch is unreachable or overloaded (429/5xx): retry after ``retry_after`` s."""
 
     def __init__(self, message: str, retry_after: float = 1.0) -> None:

@@ -1,10 +1,17 @@
 """Bulk indexing into Elasticsearch that never loses a document.
 
 ``write`` returns only when every request is either indexed or permanently rejected (a mapping
-error, say: the caller dead-letters those). Everything transient — connection errors, timeouts,
-429 and 5xx, per-item ``es_rejected_execution`` — is retried with capped exponential back-off,
-for as long as it takes. Blocking here is the point: the caller does not acknowledge Kafka
-offsets until ``write`` returns, so an Elasticsearch outage becomes backpressure, not loss.
+error, say: the caller decides whether that is the document's fault or the index's). Everything
+transient — connection errors, timeouts, 429 and 5xx, per-item ``es_rejected_execution`` — is
+retried with capped exponential back-off, for as long as it takes. Blocking here is the point:
+the caller does not acknowledge Kafka offsets until ``write`` returns, so an Elasticsearch outage
+becomes backpressure, not loss. A whole bulk request refused for good (a cluster block, a
+missing privilege) raises :class:`IndexingError`: no document can be written, and the caller
+holds the batch instead of dead-lettering it.
+
+``locate`` answers where documents with given ids already live behind the read alias, so a
+message replayed with another ``created_at`` overwrites its document instead of writing a
+second one into another time-based index.
 """
 
 from __future__ import annotations
@@ -21,6 +28,7 @@ from elastic_transport import ConnectionError as TransportConnectionError
 from elastic_transport import ConnectionTimeout
 from elasticsearch import ApiError, AsyncElasticsearch
 
+from stream.dependencies import Dependency
 from stream.errors import IndexingError
 
 log = logging.getLogger(__name__)
@@ -64,12 +72,47 @@ class ElasticsearchSink:
         retry_max_s: float = 30.0,
         on_retry: Callable[[str], None] | None = None,
         sleep: Callable[[float], Any] = asyncio.sleep,
+        health: Dependency | None = None,
     ) -> None:
         self.client = client
         self.max_bytes = max_bytes
         self.retry_max_s = retry_max_s
         self.on_retry = on_retry or (lambda reason: None)
         self._sleep = sleep
+        self.health = health or Dependency("elasticsearch")
+
+    async def locate(self, alias: str, ids: Sequence[str]) -> dict[str, str]:
+        """Document id → the index it already lives in, for those of ``ids`` that exist.
+
+        One search per batch (an ``ids`` query, no source). Search sees what was refreshed
+        (1 s): a replay comes seconds after the first write at the earliest. Retried like a
+        write while Elasticsearch is unreachable.
+        """
+        if not ids:
+            return {}
+        attempt = 0
+        while True:
+            try:
+                response = await self.client.search(
+                    index=alias,
+                    query={"ids": {"values": list(ids)}},
+                    size=len(ids),
+                    source=False,
+                    ignore_unavailable=True,
+                    allow_no_indices=True,
+                )
+            except (TransportConnectionError, ConnectionTimeout) as exc:
+                self._note_retry(f"unreachable ({exc.__class__.__name__})")
+            except ApiError as exc:
+                if exc.status_code == 404:  # no messages index yet
+                    return {}
+                if exc.status_code not in RETRYABLE_STATUS:
+                    raise IndexingError(f"Elasticsearch refused a lookup: {exc}") from exc
+                self._note_retry(f"lookup answered HTTP {exc.status_code}")
+            else:
+                self.health.recovered()
+                return {hit["_id"]: hit["_index"] for hit in response["hits"]["hits"]}
+            attempt = await self._back_off(attempt, "id lookup")
 
     async def write(self, requests: Sequence[IndexRequest]) -> BulkOutcome:
         outcome = BulkOutcome()
@@ -83,6 +126,7 @@ class ElasticsearchSink:
                 outcome.retries += 1
                 attempt = await self._back_off(attempt, f"{len(retry)} documents to retry")
             pending = retry
+        self.health.recovered()
         return outcome
 
     async def _send(self, chunk: list[IndexRequest], outcome: BulkOutcome) -> list[IndexRequest]:
@@ -92,7 +136,7 @@ class ElasticsearchSink:
             # The client sends bytes as-is (NDJSON), which lets bodies be sized exactly.
             response = await self.client.bulk(operations=body)  # type: ignore[arg-type]
         except (TransportConnectionError, ConnectionTimeout) as exc:
-            self._note_retry(f"Elasticsearch unreachable: {exc.__class__.__name__}")
+            self._note_retry(f"unreachable ({exc.__class__.__name__})")
             return chunk
         except ApiError as exc:
             if exc.status_code in RETRYABLE_STATUS:
@@ -117,11 +161,12 @@ class ElasticsearchSink:
         return retry
 
     def _note_retry(self, reason: str) -> None:
-        log.warning("Elasticsearch write will be retried: %s", reason)
+        # The dependency decides what to log: once when it goes down, then a reminder.
+        self.health.failed(reason)
         self.on_retry(reason)
 
     async def _back_off(self, attempt: int, reason: str) -> int:
-        delay = min(self.retry_max_s, 0.2 * 2**attempt) * (0.5 + random.random() / 2)
-        log.info("backing off %.1f s (%s)", delay, reason)
+        delay = min(self.retry_max_s, 0.2 * 2 ** min(attempt, 16)) * (0.5 + random.random() / 2)
+        log.debug("backing off %.1f s (%s)", delay, reason)
         await self._sleep(delay)
         return attempt + 1

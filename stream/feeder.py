@@ -1,11 +1,16 @@
-"""Feeding text into Kafka as contract messages: file formats, pacing, a throughput producer.
+"""Feeding text into Kafka as contract messages: file formats, a stdin bridge, pacing.
+
+Sending is :mod:`stream.publisher`'s (the Kafka producer); this module only turns files and
+pipes into contract rows and paces them.
 
 Input formats (``Format``):
 
 * ``jsonl``: one JSON object per line; objects pass through with their extra fields, and get
   the feed's channel when they name none.
 * ``csv``: a header row; the text column (``text`` unless told otherwise) becomes ``text``,
-  columns named like contract fields keep their names, every other column goes to ``metadata``.
+  columns named like contract fields, or like one of their aliases (``message_id``,
+  ``language``: :func:`stream.contract.csv_columns`), become those fields, every other column
+  goes to ``metadata``.
 * ``lines``: each non-blank line is the text of one message.
 
 Rows whose text is blank are skipped and counted (:class:`ReadStats`), because they can only
@@ -30,12 +35,10 @@ from itertools import chain
 from pathlib import Path
 from typing import IO, Any, Literal, cast
 
-from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
-
 from moodwatch.settings import Settings
-from stream.connections import kafka_options
+from stream import contract
 from stream.errors import StreamError
+from stream.publisher import Publisher
 
 Format = Literal["jsonl", "csv", "lines"]
 Row = dict[str, Any]
@@ -43,8 +46,8 @@ Row = dict[str, Any]
 _EXTENSIONS: dict[str, Format] = {
     ".jsonl": "jsonl", ".ndjson": "jsonl", ".csv": "csv", ".txt": "lines",
 }
-# CSV columns that are contract fields; any other column is kept under "metadata".
-_CONTRACT_COLUMNS = ("id", "channel", "source", "created_at", "lang", "author", "conversation_id")
+# CSV column -> contract field (names and aliases); any other column is kept under "metadata".
+_CONTRACT_COLUMNS = contract.csv_columns()
 
 
 @dataclass(frozen=True, slots=True)
@@ -234,11 +237,13 @@ def _csv_rows(
             continue
         row: Row = {"text": text}
         metadata = {}
-        for column, value in values.items():
+        # A field's own name wins over its aliases whatever the column order.
+        for column, value in sorted(values.items(), key=lambda cv: cv[0] not in contract.BY_NAME):
             if not value:
                 continue
-            if column in _CONTRACT_COLUMNS:
-                row[column] = value
+            field_name = _CONTRACT_COLUMNS.get(column)
+            if field_name is not None and field_name not in row:
+                row[field_name] = value
             else:
                 metadata[column] = value
         if metadata:
@@ -437,107 +442,3 @@ def encode_row(row: Row) -> tuple[bytes, bytes | None]:
     value = json.dumps(row, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     key = None if row.get("id") is None else str(row["id"]).encode("utf-8")
     return value, key
-
-
-class Publisher:
-    """A producer tuned for throughput, with a bound on messages awaiting the broker's ack.
-
-    acks=all plus idempotence: a retried batch is never written twice. ``sent`` counts only
-    messages the broker acknowledged.
-    """
-
-    def __init__(
-        self,
-        settings: Settings,
-        max_in_flight: int = 5000,
-        on_delivered: Callable[[int], None] | None = None,
-    ) -> None:
-        self._settings = settings
-        self._producer = AIOKafkaProducer(
-            **kafka_options(settings),
-            acks="all",
-            enable_idempotence=True,
-            linger_ms=10,  # fills batches under load, costs at most 10 ms when idle
-            max_batch_size=256 * 1024,
-            request_timeout_ms=30000,
-        )
-        self._slots = asyncio.Semaphore(max_in_flight)
-        self._on_delivered = on_delivered
-        self.sent: Counter[str] = Counter()
-        self.failed: Counter[str] = Counter()
-        self.errors: Counter[str] = Counter()
-
-    async def __aenter__(self) -> Publisher:
-        try:
-            await self._producer.start()
-        except KafkaError as exc:
-            await self._producer.stop()
-            raise StreamError(
-                f"cannot reach Kafka at {self._settings.kafka_bootstrap_servers}: {exc}; "
-                "is it running (`moodwatch infra status`)?"
-            ) from exc
-        return self
-
-    async def __aexit__(self, *exc_info: object) -> None:
-        # Flush first: stop() would also flush, but a cancelled stop() must not lose the count.
-        try:
-            await self._producer.flush()
-        finally:
-            await self._producer.stop()
-
-    async def require_topic(self, topic: str) -> int:
-        """The topic's partition count; a clear error instead of auto-creating a typo."""
-        partitions = await find_partitions(self._producer.client, topic)
-        if not partitions:
-            raise StreamError(
-                f"topic {topic!r} does not exist on {self._settings.kafka_bootstrap_servers}; "
-                "create it first (a worker creates the standard topics on start)"
-            )
-        return len(partitions)
-
-    async def send(self, topic: str, value: bytes, key: bytes | None = None) -> None:
-        """Hand one message to the producer; waits only while too many await their ack."""
-        await self._slots.acquire()
-        try:
-            delivery = await self._producer.send(topic, value, key=key)
-        except KafkaError as exc:  # refused before queueing, e.g. a message over the size limit
-            self._settle(topic, exc)
-            return
-        except BaseException:
-            self._slots.release()
-            raise
-        delivery.add_done_callback(lambda done: self._settle(topic, _failure(done)))
-
-    def _settle(self, topic: str, error: BaseException | None) -> None:
-        self._slots.release()
-        if error is None:
-            self.sent[topic] += 1
-            if self._on_delivered is not None:
-                self._on_delivered(1)
-        else:
-            self.failed[topic] += 1
-            self.errors[f"{type(error).__name__}: {error}"[:160]] += 1
-
-
-async def find_partitions(client: Any, topic: str, settle_s: float = 3.0) -> set[int]:
-    """Partitions of ``topic`` from a full metadata request (which never auto-creates it).
-
-    A topic created a moment ago may not be in every broker's metadata yet, so an absent topic
-    is asked for again for up to ``settle_s`` seconds before it counts as missing.
-    """
-    deadline = time.monotonic() + settle_s
-    while True:
-        try:
-            cluster = await client.fetch_all_metadata()
-        except KafkaError as exc:
-            raise StreamError(f"cannot read Kafka metadata: {exc}") from exc
-        partitions: set[int] = cluster.partitions_for_topic(topic) or set()
-        if partitions or time.monotonic() >= deadline:
-            return partitions
-        await asyncio.sleep(0.2)
-
-
-def _failure(delivery: asyncio.Future[Any]) -> BaseException | None:
-    if delivery.cancelled():
-        return asyncio.CancelledError("the send was cancelled")
-    return delivery.exception()

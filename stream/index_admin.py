@@ -7,7 +7,7 @@ from typing import Any
 from elastic_transport import ConnectionError as TransportConnectionError
 from elasticsearch import ApiError, Elasticsearch
 
-from stream.errors import IndexingError
+from stream.errors import IndexingError, IndexUnavailable
 from stream.index_layout import IndexLayout
 
 
@@ -18,7 +18,9 @@ def create_templates(client: Elasticsearch, layout: IndexLayout) -> list[str]:
             name=layout.messages_template, **layout.messages_template_body()
         )
     except TransportConnectionError as exc:
-        raise IndexingError(f"cannot reach Elasticsearch: {exc}") from exc
+        raise IndexUnavailable(
+            f"cannot reach Elasticsearch: {exc}; is it running (`moodwatch infra status`)?"
+        ) from exc
     except ApiError as exc:
         raise IndexingError(f"Elasticsearch refused the messages template: {exc}") from exc
     return [layout.messages_template]
@@ -35,7 +37,9 @@ def index_status(client: Elasticsearch, layout: IndexLayout) -> dict[str, Any]:
             h="index,docs.count,store.size,health",
         )
     except TransportConnectionError as exc:
-        raise IndexingError(f"cannot reach Elasticsearch: {exc}") from exc
+        raise IndexUnavailable(
+            f"cannot reach Elasticsearch: {exc}; is it running (`moodwatch infra status`)?"
+        ) from exc
     except ApiError as exc:
         raise IndexingError(f"Elasticsearch refused a status request: {exc}") from exc
     found: list[dict[str, Any]] = [row for row in indices.body if isinstance(row, dict)]

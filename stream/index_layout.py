@@ -11,7 +11,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from stream.contract import FIELDS
+
+if TYPE_CHECKING:
+    from moodwatch.settings import Settings
 
 MAPPING_VERSION = 1
 
@@ -19,15 +24,9 @@ _KEYWORD = {"type": "keyword"}
 _DATE = {"type": "date"}
 _FLOAT = {"type": "float"}
 
+# The contract's fields (stream.contract), then what the worker adds.
 MESSAGE_PROPERTIES: dict[str, Any] = {
-    "id": _KEYWORD,
-    "text": {"type": "text"},
-    "channel": _KEYWORD,
-    "source": _KEYWORD,
-    "lang": _KEYWORD,
-    "author": _KEYWORD,
-    "conversation_id": _KEYWORD,
-    "created_at": _DATE,
+    **{field.name: field.mapping for field in FIELDS},
     "ingested_at": _DATE,
     "scored_at": _DATE,
     "indexed_at": _DATE,
@@ -55,7 +54,6 @@ MESSAGE_PROPERTIES: dict[str, Any] = {
             "offset": {"type": "long"},
         }
     },
-    "metadata": {"type": "object", "enabled": False},
 }
 
 
@@ -96,3 +94,8 @@ class IndexLayout:
             },
             "_meta": {"moodwatch_mapping_version": MAPPING_VERSION},
         }
+
+
+def layout_for(settings: Settings) -> IndexLayout:
+    """The index layout the settings describe (prefix, period, replicas)."""
+    return IndexLayout(settings.es_index_prefix, settings.es_index_period, settings.es_replicas)

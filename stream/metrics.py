@@ -66,6 +66,30 @@ class WorkerMetrics:
             registry=r,
         )
 
+        self.dependency_up = Gauge(
+            "moodwatch_dependency_up",
+            "1 while the dependency answers, 0 while the stream is held for it",
+            ["dependency"],
+            registry=r,
+        )
+        self.held_batches = Counter(
+            "moodwatch_held_batch_retries",
+            "Retries of a batch held because a dependency was down for everyone",
+            ["dependency"],
+            registry=r,
+        )
+        self.model_swaps = Counter(
+            "moodwatch_model_swaps", "Model versions swapped in while running", registry=r
+        )
+        self.model_load_failures = Counter(
+            "moodwatch_model_load_failures",
+            "Announced model versions that failed to load (the old one kept serving)",
+            registry=r,
+        )
+
+    def dependency_changed(self, name: str, up: bool) -> None:
+        self.dependency_up.labels(dependency=name).set(1 if up else 0)
+
     def serve_version(self, version: str) -> None:
         self.model_version.clear()
         self.model_version.labels(version=version).set(1)

@@ -10,24 +10,41 @@ When a queue is full, ``submit`` waits, the agent stops taking records and Faust
 that is the backpressure path. ``done`` (the Kafka ack) runs only after every record of the batch
 is durable in Elasticsearch or in the dead-letter topic, so an offset is never committed for a
 record that could still be lost.
+
+Two kinds of failure, two answers:
+
+* **The record's fault** (bad input, a text the model chokes on, a document the index refuses):
+  that record alone goes to the dead-letter topic with its reason; any exception while handling
+  one record is caught for that record, never for the batch.
+* **Everyone's problem** (the model fails on a known-good probe text too, Elasticsearch refuses
+  every document or the whole request, Kafka cannot take a dead letter): the stage holds its
+  batch and retries with back-off. Nothing is acknowledged and nothing is dead-lettered, so
+  consumption pauses through backpressure; the failing :class:`Dependency` says why on
+  ``/health`` and in the metrics, and flow resumes by itself when a retry succeeds.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
+import random
+import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import Any, Protocol
 
 from models.errors import InferenceError
 from models.inference import Prediction
+from stream.dependencies import ELASTICSEARCH, KAFKA, MODEL, Dependencies
 from stream.documents import bulk_lines, scored_document
+from stream.errors import IndexingError
 from stream.es_sink import ElasticsearchSink, IndexRequest
 from stream.index_layout import IndexLayout
 from stream.metrics import WorkerMetrics
-from stream.records import Message, Position, Reason, Rejection, dead_letter
+from stream.records import Message, Position, Reason, Rejection, dead_letter, dead_letter_key
 from stream.redaction import Redactor
 from stream.validation import Limits, validate
 
@@ -40,6 +57,7 @@ class RawRecord:
     key: bytes | None
     position: Position
     timestamp_ms: int | None
+    headers: tuple[tuple[str, bytes], ...] = ()
 
 
 class Scorer(Protocol):
@@ -67,6 +85,51 @@ class Batch:
     scored_at: datetime | None = None
 
 
+# A text every working model scores: when it fails too, the model is down for everyone.
+PROBE_TEXT = "The service answered the question quickly."
+
+# Rejections that say the index, not the document, is the problem.
+INDEX_WIDE_ERRORS = frozenset(
+    {
+        "cluster_block_exception",
+        "index_closed_exception",
+        "index_not_found_exception",
+        "security_exception",
+        "invalid_index_name_exception",
+        "illegal_argument_exception",
+    }
+)
+
+
+class DeadLetterTally:
+    """Dead letters summed into one log line per ``every_s`` seconds, not one line each."""
+
+    def __init__(self, every_s: float = 30.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.every_s = every_s
+        self._clock = clock
+        self._counts: Counter[str] = Counter()
+        self._since = clock()
+
+    def add(self, reason: str) -> None:
+        self._counts[reason] += 1
+        now = self._clock()
+        if now - self._since >= self.every_s or sum(self._counts.values()) == 1:
+            total = sum(self._counts.values())
+            reasons = ", ".join(f"{r} {n}" for r, n in self._counts.most_common())
+            log.info(
+                "dead-lettered %d record(s) in the last %.0f s: %s",
+                total,
+                now - self._since,
+                reasons,
+            )
+            self._counts.clear()
+            self._since = now
+
+
+class ModelUnavailable(Exception):
+    """The model failed on the probe text too: no message is to blame."""
+
+
 class Pipeline:
     def __init__(
         self,
@@ -81,6 +144,10 @@ class Pipeline:
         topic_channels: dict[str, str],
         depth: int = 2,
         on_fatal: Callable[[BaseException], None] | None = None,
+        dependencies: Dependencies | None = None,
+        breaker_threshold: int = 5,
+        retry_max_s: float = 30.0,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         self.limits = limits
         self.redactor = redactor
@@ -90,10 +157,16 @@ class Pipeline:
         self.dead_letters = dead_letters
         self.metrics = metrics
         self.topic_channels = topic_channels
+        self.dependencies = dependencies or Dependencies()
+        self.breaker_threshold = breaker_threshold
+        self.retry_max_s = retry_max_s
+        self._sleep = sleep
         self._to_score: asyncio.Queue[Batch] = asyncio.Queue(maxsize=depth)
         self._to_index: asyncio.Queue[Batch] = asyncio.Queue(maxsize=depth)
         self._tasks: list[asyncio.Task[None]] = []
         self._on_fatal = on_fatal
+        self._consecutive_rejections = 0
+        self.dead_letter_tally = DeadLetterTally()
         self.failure: BaseException | None = None
         self.in_flight = 0
 
@@ -112,6 +185,11 @@ class Pipeline:
         await asyncio.gather(*self._tasks, return_exceptions=True)
         self._tasks = []
 
+    @property
+    def paused(self) -> bool:
+        """True while a stage holds its batch because a dependency is down."""
+        return bool(self.dependencies.failing())
+
     async def submit(self, records: list[RawRecord], done: Callable[[], Awaitable[None]]) -> None:
         """Queue a batch; waits while the pipeline is full (backpressure)."""
         if self.failure is not None:
@@ -124,13 +202,21 @@ class Pipeline:
             await stage()
         except asyncio.CancelledError:
             raise
-        except BaseException as exc:  # a bug or a fatal refusal: stop, do not ack, restart
+        except BaseException as exc:  # a bug in a stage itself: stop, do not ack, restart
             log.exception(
                 "pipeline stage failed; nothing after the last acknowledged batch is lost"
             )
             self.failure = exc
             if self._on_fatal:
                 self._on_fatal(exc)
+
+    async def _hold(self, attempt: int, dependency: str, reason: str) -> int:
+        """A dependency is down for everyone: note it, wait, and let the caller retry."""
+        self.dependencies[dependency].failed(reason)
+        self.metrics.held_batches.labels(dependency=dependency).inc()
+        delay = min(self.retry_max_s, 0.2 * 2 ** min(attempt, 16)) * (0.5 + random.random() / 2)
+        await self._sleep(delay)
+        return attempt + 1
 
     # -- stages ---------------------------------------------------------------------------
 
@@ -140,8 +226,16 @@ class Pipeline:
             await self._prepare(batch)
             if batch.accepted:
                 self.metrics.batch_size.observe(len(batch.accepted))
-                with self.metrics.inference_seconds.time():
-                    batch.results = await self._score(batch.accepted)
+                attempt = 0
+                while True:
+                    try:
+                        with self.metrics.inference_seconds.time():
+                            batch.results = await self._score(batch.accepted)
+                    except ModelUnavailable as exc:
+                        attempt = await self._hold(attempt, MODEL, str(exc))
+                        continue
+                    self.dependencies[MODEL].recovered()
+                    break
             batch.scored_at = datetime.now(UTC)
             await self._to_index.put(batch)
 
@@ -158,71 +252,151 @@ class Pipeline:
     async def _prepare(self, batch: Batch) -> None:
         for record in batch.records:
             self.metrics.messages_in.labels(topic=record.position.topic).inc()
-            outcome = validate(
-                record.value,
-                record.position,
-                record.timestamp_ms,
-                self.topic_channels.get(record.position.topic),
-                self.limits,
-            )
+            try:
+                outcome = self._accept(record)
+            except Exception as exc:  # a bug or an input nobody foresaw: this record only
+                log.exception("could not handle %s", record.position.default_id)
+                outcome = Rejection(Reason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
             if isinstance(outcome, Rejection):
                 await self._dead_letter(record, outcome)
                 continue
-            text, kinds = self.redactor.redact(outcome.text)
-            message = Message(
-                id=outcome.id,
-                text=text,
-                channel=outcome.channel,
-                created_at=outcome.created_at,
-                position=outcome.position,
-                source=outcome.source,
-                lang=outcome.lang,
-                author=outcome.author,
-                conversation_id=outcome.conversation_id,
-                metadata=outcome.metadata,
-                redactions=kinds,
-            )
-            batch.accepted.append(message)
-            batch.raw_by_id[message.id] = record
+            if outcome.id in batch.raw_by_id:  # the same id twice in one batch: last one wins
+                batch.accepted = [m for m in batch.accepted if m.id != outcome.id]
+            batch.accepted.append(outcome)
+            batch.raw_by_id[outcome.id] = record
+
+    def _accept(self, record: RawRecord) -> Message | Rejection:
+        outcome = validate(
+            record.value,
+            record.position,
+            record.timestamp_ms,
+            self.topic_channels.get(record.position.topic),
+            self.limits,
+        )
+        if isinstance(outcome, Rejection):
+            return outcome
+        text, kinds = self.redactor.redact(outcome.text)
+        return Message(
+            id=outcome.id,
+            text=text,
+            channel=outcome.channel,
+            created_at=outcome.created_at,
+            position=outcome.position,
+            source=outcome.source,
+            lang=outcome.lang,
+            author=outcome.author,
+            conversation_id=outcome.conversation_id,
+            metadata=outcome.metadata,
+            redactions=kinds,
+        )
 
     async def _score(self, messages: list[Message]) -> list[Prediction | Rejection]:
-        """Score a batch; when the model fails, split it to find and reject only the culprits."""
+        """Score a batch; when the model fails, tell a bad text from a broken model.
+
+        A failure is first checked against a known-good probe text: when that fails too, the
+        model is down for everyone (:class:`ModelUnavailable`, the batch is held). Otherwise
+        the batch is split in halves until only the culprits are left, and they are rejected.
+        """
         try:
             return list(
                 await self.scorer.score([m.text for m in messages], [m.channel for m in messages])
             )
         except InferenceError as exc:
+            await self._probe_model(exc)
             if len(messages) == 1:
                 return [Rejection(Reason.MODEL_FAILED, str(exc)[:2000])]
             half = len(messages) // 2
             return [*await self._score(messages[:half]), *await self._score(messages[half:])]
 
+    async def _probe_model(self, failure: InferenceError) -> None:
+        try:
+            await self.scorer.score([PROBE_TEXT], [None])
+        except InferenceError as exc:
+            raise ModelUnavailable(f"the model fails on every text: {exc}"[:500]) from failure
+
     async def _index(self, batch: Batch) -> None:
         assert batch.scored_at is not None
-        requests: list[IndexRequest] = []
-        by_id: dict[str, Message] = {}
+        scored = [
+            (message, result)
+            for message, result in zip(batch.accepted, batch.results, strict=True)
+            if not isinstance(result, Rejection)
+        ]
         for message, result in zip(batch.accepted, batch.results, strict=True):
             if isinstance(result, Rejection):
                 await self._dead_letter(batch.raw_by_id[message.id], result, message.id)
-                continue
-            document = scored_document(message, result, batch.received_at, batch.scored_at)
-            index = self.layout.messages_index(message.created_at)
-            requests.append(IndexRequest(message.id, bulk_lines(index, message.id, document)))
-            by_id[message.id] = message
-        if not requests:
+        if not scored:
             return
-        outcome = await self.sink.write(requests)
-        for request, error in outcome.rejected:
+        existing = await self._locate([m.id for m, _ in scored])
+        requests: list[IndexRequest] = []
+        by_id: dict[str, Message] = {}
+        for message, prediction in scored:
+            try:
+                document = scored_document(message, prediction, batch.received_at, batch.scored_at)
+                index = existing.get(message.id) or self.layout.messages_index(message.created_at)
+                requests.append(IndexRequest(message.id, bulk_lines(index, message.id, document)))
+            except Exception as exc:  # e.g. a field that cannot be encoded: this record only
+                log.exception("could not build the document of %s", message.id)
+                rejection = Rejection(Reason.INTERNAL_ERROR, f"{type(exc).__name__}: {exc}")
+                await self._dead_letter(batch.raw_by_id[message.id], rejection, message.id)
+                continue
+            by_id[message.id] = message
+        rejected = await self._write(requests)
+        for request, error in rejected:
             rejection = Rejection(Reason.INDEX_REJECTED, error)
             await self._dead_letter(batch.raw_by_id[request.doc_id], rejection, request.doc_id)
-        rejected = {r.doc_id for r, _ in outcome.rejected}
+        refused = {r.doc_id for r, _ in rejected}
         now = datetime.now(UTC)
         for doc_id, message in by_id.items():
-            if doc_id not in rejected:
+            if doc_id not in refused:
                 self.metrics.messages_indexed.labels(channel=message.channel).inc()
                 self.metrics.end_to_end_seconds.observe(
                     max(0.0, (now - message.created_at).total_seconds())
                 )
+
+    async def _locate(self, ids: list[str]) -> dict[str, str]:
+        attempt = 0
+        while True:
+            try:
+                return await self.sink.locate(self.layout.messages_alias, ids)
+            except IndexingError as exc:
+                attempt = await self._hold(attempt, ELASTICSEARCH, str(exc)[:500])
+
+    async def _write(self, requests: list[IndexRequest]) -> list[tuple[IndexRequest, str]]:
+        """Write until every request is indexed or refused for its own sake; returns those."""
+        pending = requests
+        attempt = 0
+        while pending:
+            try:
+                outcome = await self.sink.write(pending)
+            except IndexingError as exc:  # the whole request refused: the index's problem
+                attempt = await self._hold(attempt, ELASTICSEARCH, str(exc)[:500])
+                continue
+            if outcome.indexed:
+                self._consecutive_rejections = 0
+            rejected = outcome.rejected
+            if rejected and self._index_wide(rejected, len(pending)):
+                reason = f"every document refused: {rejected[0][1][:300]}"
+                attempt = await self._hold(attempt, ELASTICSEARCH, reason)
+                pending = [request for request, _ in rejected]
+                continue
+            self._consecutive_rejections += len(rejected)
+            self.dependencies[ELASTICSEARCH].recovered()
+            return rejected
+        return []
+
+    def _index_wide(self, rejected: list[tuple[IndexRequest, str]], sent: int) -> bool:
+        """Whether refusals look like the index's fault rather than the documents'.
+
+        An error type that is index-wide by nature; every document of a request of two or more
+        refused for the same reason; or ``breaker_threshold`` refusals in a row with no
+        success between them.
+        """
+        types = {_error_type(error) for _, error in rejected}
+        if types & INDEX_WIDE_ERRORS:
+            return True
+        if len(rejected) == sent >= 2 and len(types) == 1:
+            return True
+        return self._consecutive_rejections + len(rejected) >= self.breaker_threshold > 0
 
     async def _dead_letter(
         self, record: RawRecord, rejection: Rejection, message_id: str | None = None
@@ -234,12 +408,33 @@ class Pipeline:
             record.position,
             record.key,
             message_id,
+            timestamp_ms=record.timestamp_ms,
+            headers=record.headers,
         )
-        await self.dead_letters.send(value, record.key)
+        attempt = 0
+        while True:
+            try:
+                await self.dead_letters.send(value, dead_letter_key(record.position))
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # Kafka cannot take it: hold, never drop the record
+                attempt = await self._hold(attempt, KAFKA, f"dead-letter send failed: {exc}")
+                continue
+            self.dependencies[KAFKA].recovered()
+            break
         self.metrics.dead_letters.labels(reason=rejection.reason.value).inc()
-        log.info(
+        log.debug(
             "dead-lettered %s: %s (%s)",
             record.position.default_id,
             rejection.reason.value,
             rejection.detail[:200],
         )
+        self.dead_letter_tally.add(rejection.reason.value)
+
+
+def _error_type(error: str) -> str:
+    try:
+        parsed = json.loads(error)
+    except ValueError:
+        return ""
+    return str(parsed.get("type", "")) if isinstance(parsed, dict) else ""

@@ -1,28 +1,23 @@
 """What flows through the stream: accepted messages, dead letters, scored documents.
 
-The input contract (one JSON object per Kafka message)::
-
-    text             str, required, non-empty, at most MOODWATCH_MAX_TEXT_CHARS characters
-    id               str, optional; default "<topic>-<partition>-<offset>"
-    channel          "news" | "chat", optional; default from the topic it arrived on
-    source           str, optional: outlet, chat queue, ...
-    created_at       ISO-8601 string, optional; default the Kafka timestamp; naive means UTC
-    lang, author, conversation_id   str, optional
-    metadata         JSON object, optional, stored as is (not indexed)
+The input contract (one JSON object per Kafka message: which fields, their types, defaults and
+limits) is defined once in :mod:`stream.contract`; :class:`Message` holds one accepted message.
 """
 
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import socket
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import Enum
 from typing import Any
 
-CHANNELS = ("news", "chat")
+from stream.contract import CHANNELS as CHANNELS  # re-exported for older callers
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +65,11 @@ class Reason(str, Enum):
     BAD_CREATED_AT = "bad_created_at"
     MODEL_FAILED = "model_failed"
     INDEX_REJECTED = "index_rejected"
+    INTERNAL_ERROR = "internal_error"
+    UNENCODABLE = "unencodable"  # a string UTF-8 cannot encode (a lone surrogate escape)
+    CONTROL_CHARACTER = "control_character"  # in a keyword field
+    FIELD_TOO_LONG = "field_too_long"  # a keyword field over its byte limit
+    BAD_METADATA = "bad_metadata"  # nested too deep, or too many entries
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +80,16 @@ class Rejection:
 
 WORKER_NAME = f"{socket.gethostname()}-{os.getpid()}"
 
+# The original travels base64-encoded (4/3 its size) inside a JSON record that must fit the
+# producer's request limit (1 MB by default). 256 KiB of original is at most ~342 KiB of record.
+MAX_ORIGINAL_BYTES = 256 * 1024
+
+
+def dead_letter_key(position: Position) -> bytes:
+    """The dead letter's Kafka key: its source position. A redelivered record that fails again
+    gets the same key, so readers (and topic compaction) keep one dead letter per record."""
+    return position.default_id.encode("utf-8")
+
 
 def dead_letter(
     reason: Reason,
@@ -88,14 +98,31 @@ def dead_letter(
     position: Position,
     key: bytes | None = None,
     message_id: str | None = None,
+    timestamp_ms: int | None = None,
+    headers: Sequence[tuple[str, bytes]] = (),
+    max_original_bytes: int = MAX_ORIGINAL_BYTES,
 ) -> bytes:
-    """The dead-letter record: enough to understand, fix and replay the original."""
+    """The dead-letter record: enough to understand, fix and replay the original.
+
+    An original larger than ``max_original_bytes`` keeps only that prefix, with
+    ``original_truncated: true`` and its full size and SHA-256, so the dead letter always fits
+    the producer's request limit and the original can still be identified at its source.
+    """
+    truncated = len(original) > max_original_bytes
+    kept = original[:max_original_bytes] if truncated else original
     record = {
         "reason": reason.value,
-        "detail": detail,
+        "detail": detail[:2000],
         "message_id": message_id,
-        "original_b64": base64.b64encode(original).decode("ascii"),
-        "key_b64": base64.b64encode(key).decode("ascii") if key is not None else None,
+        "original_b64": base64.b64encode(kept).decode("ascii"),
+        "original_size": len(original),
+        "original_sha256": hashlib.sha256(original).hexdigest(),
+        "original_truncated": truncated,
+        "key_b64": base64.b64encode(key[:1024]).decode("ascii") if key is not None else None,
+        "timestamp_ms": timestamp_ms,
+        "headers": [
+            [name, base64.b64encode(value or b"").decode("ascii")] for name, value in headers
+        ][:64],
         "source": {
             "topic": position.topic,
             "partition": position.partition,
@@ -104,4 +131,5 @@ def dead_letter(
         "failed_at": datetime.now(UTC).isoformat(),
         "worker": WORKER_NAME,
     }
-    return json.dumps(record).encode("utf-8")
+    # ensure_ascii: a message id or detail holding a lone surrogate still encodes.
+    return json.dumps(record, ensure_ascii=True).encode("ascii")

@@ -8,7 +8,7 @@ reference is read once per batch, which is what makes a swap land between two ba
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 
 from models.errors import InferenceError
@@ -28,6 +28,13 @@ class ScoringThread:
         """Serve ``engine`` from the next batch on; returns the engine it replaced."""
         old, self._engine = self._engine, engine
         return old
+
+    def after_current_batch(self, action: Callable[[], None]) -> None:
+        """Run ``action`` on the scoring thread once the batch in flight (if any) is done.
+
+        A replaced engine is retired this way, so a batch that started on it finishes on it.
+        """
+        self._executor.submit(action)
 
     def _predict(self, texts: Sequence[str], channels: Sequence[str | None]) -> list[Prediction]:
         engine = self._engine  # one read per batch: a swap never splits a batch

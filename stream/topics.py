@@ -5,11 +5,11 @@ from __future__ import annotations
 import contextlib
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from aiokafka.errors import KafkaError, TopicAlreadyExistsError
+from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
 
 from moodwatch.settings import Settings
 from stream.connections import kafka_options
-from stream.errors import StreamError
+from stream.errors import KafkaUnavailable, StreamError
 
 
 def topic_names(settings: Settings) -> list[str]:
@@ -36,6 +36,11 @@ async def ensure_topics(settings: Settings, replication_factor: int = 1) -> list
                     [NewTopic(n, settings.topic_partitions, replication_factor) for n in missing]
                 )
         return missing
+    except KafkaConnectionError as exc:
+        raise KafkaUnavailable(
+            f"cannot reach Kafka at {settings.kafka_bootstrap_servers}: {exc}; is it running "
+            "(`moodwatch infra status`)?"
+        ) from exc
     except KafkaError as exc:
         raise StreamError(
             f"cannot create topics on {settings.kafka_bootstrap_servers}: {exc}; is Kafka running "

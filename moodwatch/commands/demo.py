@@ -8,6 +8,7 @@ sample stream and reports what got indexed. ``demo stop`` stops the worker and t
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -23,21 +24,61 @@ from typing import Any
 
 import click
 
+from infra import pidfile
+from moodwatch.errors import InfraError
 from moodwatch.settings import Settings, load_settings
 
 SAMPLES = Path(str(resources.files("stream").joinpath("samples")))
+
+
+# The demo worker's command line after the interpreter; a pid whose process does not run
+# exactly this is not ours (pids are recycled), whatever the pid file says.
+_WORKER_ARGS = ["-m", "moodwatch", "worker"]
+STOP_TIMEOUT_S = 30.0
+KILL_WAIT_S = 5.0
 
 
 def _pidfile(settings: Settings) -> Path:
     return settings.infra_home / "demo" / "worker.pid"
 
 
+def _is_demo_worker(pid: int) -> bool:
+    args = pidfile.cmdline(pid)
+    return args is not None and args[1:] == _WORKER_ARGS and pidfile.is_alive(pid)
+
+
 def _running_pid(settings: Settings) -> int | None:
-    try:
-        pid = int(_pidfile(settings).read_text().strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
+    """The demo worker's pid when it runs; a stale pid file (the same checks as ``infra``:
+    garbage, process gone or a zombie, or the pid now another program's) is removed."""
+    pid = pidfile.read_pid(_pidfile(settings))
+    if pid is not None and _is_demo_worker(pid):
+        return pid
+    pidfile.remove_pid(_pidfile(settings))
+    return None
+
+
+def _wait_gone(pid: int, timeout_s: float) -> bool:
+    deadline = time.monotonic() + timeout_s
+    while pidfile.is_alive(pid):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.1)
+    return True
+
+
+def stop_worker(settings: Settings) -> int | None:
+    """Stop the demo worker (SIGTERM, then SIGKILL); its pid, or None when none ran."""
+    pid = _running_pid(settings)
+    if pid is None:
         return None
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGTERM)
+    if not _wait_gone(pid, STOP_TIMEOUT_S):
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(pid, signal.SIGKILL)
+        if not _wait_gone(pid, KILL_WAIT_S):
+            raise InfraError(f"the demo worker (pid {pid}) survived SIGKILL; stop it by hand")
+    pidfile.remove_pid(_pidfile(settings))
     return pid
 
 
@@ -63,7 +104,7 @@ def _start_worker(settings: Settings) -> int:
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
-    _pidfile(settings).write_text(str(process.pid))
+    pidfile.write_pid(_pidfile(settings), process.pid)
     click.echo(f"worker starting (pid {process.pid}, log {log})")
     deadline = time.monotonic() + 300
     while not _healthy(settings.worker_web_port):
@@ -96,11 +137,11 @@ def run(passes: int) -> None:
     from models.registry import Registry
     from models.taxonomy import load_taxonomy
     from models.versions import ensure_default_version
-    from stream.app import layout_for
     from stream.connections import elasticsearch
     from stream.feeder import ReadStats, Row, RowOptions, feed, read_file
     from stream.feeder import passes as loop_passes
     from stream.index_admin import create_templates
+    from stream.index_layout import layout_for
     from stream.topics import ensure_topics
 
     settings = load_settings()
@@ -209,16 +250,8 @@ def _show_examples(client: Any, alias: str) -> None:
 def stop(keep_services: bool) -> None:
     """Stop the demo worker and (unless --keep-services) Kafka and Elasticsearch."""
     settings = load_settings()
-    pid = _running_pid(settings)
-    if pid is not None:
-        os.kill(pid, signal.SIGTERM)
-        deadline = time.monotonic() + 30
-        while _running_pid(settings) is not None and time.monotonic() < deadline:
-            time.sleep(0.2)
-        if _running_pid(settings) is not None:
-            os.kill(pid, signal.SIGKILL)
-        click.echo(f"worker {pid} stopped")
-    _pidfile(settings).unlink(missing_ok=True)
+    pid = stop_worker(settings)
+    click.echo(f"worker {pid} stopped" if pid is not None else "no demo worker was running")
     if not keep_services:
         from infra.services import down
 

@@ -9,22 +9,22 @@ import sys
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from moodwatch.settings import Settings, load_settings
-from stream import dead_letters
 from stream.dead_letters import (
     TRANSIENT_REASONS,
     DeadLetter,
     DeadLetterReader,
-    Replay,
     ReplayReport,
-    replays_from_export,
 )
 from stream.feeder import decoded_lines
 from stream.records import Position, Reason
+
+if TYPE_CHECKING:
+    from stream.replays import Outcome, Pending, ReplayLog
 
 REASONS = [reason.value for reason in Reason]
 
@@ -75,28 +75,48 @@ def inspect(limit: int, reasons: tuple[str, ...], as_json: bool, export_file: Pa
                    f"{', '.join(TRANSIENT_REASONS)}; from a file: every line.")
 @click.option("--dry-run", is_flag=True, help="Only list what would be sent.")
 @click.option("--limit", type=click.IntRange(min=1), help="Replay at most N messages.")
+@click.option("--state", "state_file", type=click.Path(dir_okay=False, path_type=Path),
+              envvar="MOODWATCH_DLQ_REPLAY_STATE", show_envvar=True,
+              help="Log of what was already replayed (default: "
+                   "MOODWATCH_INFRA_HOME/dlq/replayed-<dead-letter topic>.jsonl).")
+@click.option("--again", is_flag=True,
+              help="Also send what the log says was already replayed.")
 def replay(export_file: Path | None, reasons: tuple[str, ...], dry_run: bool,
-           limit: int | None) -> None:
-    """Send dead-lettered messages back to the topic they first arrived on.
+           limit: int | None, state_file: Path | None, again: bool) -> None:
+    """Send dead-lettered messages back to the topic they first arrived on, once each.
 
     A JSON object without an id gets "<topic>-<partition>-<offset>" of its original position,
     the id the worker would have given it, so a replay can never create a second document.
+    Each message keeps its original Kafka timestamp and headers. What the broker acknowledged
+    is logged (--state), and a later run skips it: running replay twice sends nothing twice.
     """
+    from stream.replays import ReplayLog
+
     settings = load_settings()
+    state = state_file or _default_state(settings)
 
-    def show(item: Replay) -> None:
+    def show(item: Pending) -> None:
         if dry_run:
-            click.echo(f"would send {_where(item.source)} ({item.reason or '?'}) → {item.topic}")
+            click.echo(f"would send {_where(item.replay.source)} ({item.replay.reason or '?'}) "
+                       f"→ {item.replay.topic}")
 
-    if export_file is not None:
-        report = asyncio.run(_replay_file(settings, export_file, set(reasons), dry_run, limit,
-                                          show))
-    else:
-        report = asyncio.run(_replay_topic(settings, reasons or TRANSIENT_REASONS, dry_run, limit,
-                                           show))
-    _summary(report, dry_run)
-    if sum(report.failed.values()):
+    with ReplayLog(state, again=again) as log:
+        if export_file is not None:
+            outcome = asyncio.run(_replay_file(settings, export_file, set(reasons), log, dry_run,
+                                               limit, show))
+        else:
+            outcome = asyncio.run(_replay_topic(settings, reasons or TRANSIENT_REASONS, log,
+                                                dry_run, limit, show))
+    if outcome.skipped:
+        click.echo(f"skipped {outcome.skipped} already replayed (see {state}; --again sends "
+                   "them anyway)")
+    _summary(outcome.report, dry_run)
+    if sum(outcome.report.failed.values()):
         sys.exit(1)
+
+
+def _default_state(settings: Settings) -> Path:
+    return settings.infra_home / "dlq" / f"replayed-{settings.topic_dead_letter}.jsonl"
 
 
 async def _newest(settings: Settings, limit: int, reasons: Iterable[str]
@@ -106,31 +126,37 @@ async def _newest(settings: Settings, limit: int, reasons: Iterable[str]
         return letters, reader.size, reader.unreadable
 
 
-async def _replay_topic(settings: Settings, reasons: Iterable[str], dry_run: bool,
-                        limit: int | None, show: Callable[[Replay], None]) -> ReplayReport:
-    async with DeadLetterReader(settings, settings.topic_dead_letter) as reader:
-        async def items() -> AsyncIterator[Replay]:
-            async for letter in reader.everything(reasons):
-                yield letter.replay()
+async def _replay_topic(settings: Settings, reasons: Iterable[str], log: ReplayLog,
+                        dry_run: bool, limit: int | None, show: Callable[[Pending], None]
+                        ) -> Outcome:
+    from stream.replays import from_letter, replay_once
 
-        report = await dead_letters.replay(settings, items(), dry_run=dry_run, limit=limit,
-                                           on_item=show)
+    async with DeadLetterReader(settings, settings.topic_dead_letter) as reader:
+        async def items() -> AsyncIterator[Pending]:
+            async for letter in reader.everything(reasons):
+                yield from_letter(letter)
+
+        outcome = await replay_once(settings, items(), log, dry_run=dry_run, limit=limit,
+                                    on_item=show)
     for problem in reader.unreadable[:3]:
         click.secho(f"skipped: {problem}", fg="yellow", err=True)
-    return report
+    return outcome
 
 
-async def _replay_file(settings: Settings, path: Path, reasons: set[str], dry_run: bool,
-                       limit: int | None, show: Callable[[Replay], None]) -> ReplayReport:
-    def items() -> Iterator[Replay]:
+async def _replay_file(settings: Settings, path: Path, reasons: set[str], log: ReplayLog,
+                       dry_run: bool, limit: int | None, show: Callable[[Pending], None]
+                       ) -> Outcome:
+    from stream.replays import from_export, replay_once
+
+    def items() -> Iterator[Pending]:
         with path.open("rb") as binary:
-            for item in replays_from_export(decoded_lines(binary, str(path)), str(path)):
-                if not reasons or item.reason in reasons:
+            for item in from_export(decoded_lines(binary, str(path)), str(path)):
+                if not reasons or item.replay.reason in reasons:
                     yield item
 
     # Parse the whole file first: a damaged line stops the replay before anything is sent.
     checked = list(items())
-    return await dead_letters.replay(settings, checked, dry_run=dry_run, limit=limit, on_item=show)
+    return await replay_once(settings, checked, log, dry_run=dry_run, limit=limit, on_item=show)
 
 
 def _where(position: Position) -> str:

@@ -69,8 +69,9 @@ def feed(path: Path, channel: str, fmt: str, text_column: str, topic: str | None
     """Send PATH (a file, or - for stdin) to Kafka as contract messages.
 
     Each row becomes {"text", "channel", ...}: JSONL objects pass through with their other
-    fields; CSV columns named like contract fields (id, source, created_at, lang, author,
-    conversation_id) keep their names and the rest go to "metadata". A row's id is its Kafka
+    fields; CSV columns named like a contract field (id, source, created_at, lang, author,
+    conversation_id) or one of its aliases (message_id, language) become that field and the
+    rest go to "metadata". A row's id is its Kafka
     key; rows without one spread over the partitions. Ctrl-C stops: messages already handed to
     Kafka are flushed and counted.
     """

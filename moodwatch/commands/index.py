@@ -17,9 +17,9 @@ def index() -> None:
 @index.command()
 def create() -> None:
     """Create or update the index templates (safe to run any number of times)."""
-    from stream.app import layout_for
     from stream.connections import elasticsearch
     from stream.index_admin import create_templates
+    from stream.index_layout import layout_for
 
     settings = load_settings()
     client = elasticsearch(settings)
@@ -34,9 +34,9 @@ def create() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def status(as_json: bool) -> None:
     """Cluster health, templates, and the messages indices with their document counts."""
-    from stream.app import layout_for
     from stream.connections import elasticsearch
     from stream.index_admin import index_status
+    from stream.index_layout import layout_for
 
     settings = load_settings()
     client = elasticsearch(settings)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from moodwatch.errors import EXIT_UNAVAILABLE
 from moodwatch.settings import Settings, load_settings
 
 
@@ -48,14 +49,15 @@ def down() -> None:
 
 
 @infra.command()
-@click.option("--check", is_flag=True, help="Exit 1 unless both services answer.")
+@click.option("--check", is_flag=True,
+              help=f"Exit {EXIT_UNAVAILABLE} unless both services answer.")
 def status(check: bool) -> None:
     """Versions, ports, pids, heap, data size and health of both services."""
     from infra import services
 
     statuses = _run(services.status, "status")
     if check and not services.all_healthy(statuses):  # type: ignore[arg-type]
-        sys.exit(1)
+        sys.exit(EXIT_UNAVAILABLE)
 
 
 @infra.command()

@@ -20,26 +20,31 @@ def worker(web_port: int | None) -> None:
     """Consume the news and chat topics, score each message and index it in Elasticsearch.
 
     On an empty model registry the default model is first trained on the bundled seed data
-    (a minute or two on CPU). Stop with Ctrl-C: unacknowledged messages are redelivered.
-    """
-    import faust
+    (a minute or two on CPU). A version announced on the model-updates topic is loaded beside
+    the current one and swapped in between two batches.
 
+    Stop with Ctrl-C or SIGTERM: the worker stops within MOODWATCH_WORKER_STOP_GRACE_S (8 s)
+    even with Kafka or Elasticsearch down; a second signal exits at once. Unacknowledged
+    messages are redelivered to the other workers.
+    """
     from models.registry import Registry
     from models.taxonomy import load_taxonomy
     from models.versions import ensure_default_version, load_engine
     from moodwatch.engine import engine_options
-    from moodwatch.logs import logging_config, setup_logging
-    from stream.app import build_worker, layout_for
+    from moodwatch.logs import setup_logging
     from stream.connections import elasticsearch
     from stream.index_admin import create_templates
+    from stream.index_layout import layout_for
     from stream.topics import ensure_topics
+    from stream.worker import Worker
 
     settings = load_settings()
     setup_logging(settings)
     registry = Registry(settings.registry_path)
     taxonomy = load_taxonomy(settings.taxonomy_path)
     ensure_default_version(registry, taxonomy, settings.encoder_path)
-    engine = load_engine(registry, None, taxonomy, engine_options(settings))
+    options = engine_options(settings)
+    engine = load_engine(registry, None, taxonomy, options)
     client = elasticsearch(settings)
     try:
         create_templates(client, layout_for(settings))
@@ -52,10 +57,9 @@ def worker(web_port: int | None) -> None:
         f"serving model {engine.version} on {engine.device} ({engine.precision}); "
         "metrics on /metrics"
     )
-    running = build_worker(settings, engine, web_port)
-    faust.Worker(
-        running.app,
-        loglevel=settings.log_level,
-        logging_config=logging_config(settings),
-        redirect_stdouts=False,
-    ).execute_from_commandline()
+    Worker(
+        settings,
+        engine,
+        web_port=web_port,
+        load_version=lambda version: load_engine(registry, version, taxonomy, options),
+    ).run()

@@ -186,7 +186,7 @@ async def test_feed_to_a_missing_topic_is_an_error_not_a_new_topic(
     lines = tmp_path / "t.txt"
     lines.write_text("hello\n", encoding="utf-8")
     result = await invoke(["feed", str(lines), "--channel", "news", "--topic", unique("nowhere")])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "does not exist" in result.output
     assert "Traceback" not in result.output
 
@@ -287,7 +287,8 @@ async def test_dead_letters_inspect_redacted_export_fix_and_replay(
 ) -> None:
     dlq = await create_topic(unique("dead-letter"), partitions=2)
     source = await create_topic(unique("chat-src"), partitions=1)
-    env = {"MOODWATCH_TOPIC_DEAD_LETTER": dlq}
+    env = {"MOODWATCH_TOPIC_DEAD_LETTER": dlq,
+           "MOODWATCH_DLQ_REPLAY_STATE": str(tmp_path / "replayed.jsonl")}
     failed_model = b'{"text": "Please write to jane.doe@example.com about my refund"}'
     bad_date = b'{"id": "c-7", "text": "Where is my parcel?", "created_at": "yesterday"}'
     producer = AIOKafkaProducer(**kafka_options(services), acks="all")
@@ -374,6 +375,6 @@ async def test_dead_letters_inspect_redacted_export_fix_and_replay(
 
 async def test_inspect_of_a_missing_topic_says_so(services: Settings, unique: Namer) -> None:
     result = await invoke(["dlq", "inspect"], env={"MOODWATCH_TOPIC_DEAD_LETTER": unique("none")})
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "there is no topic" in result.output
     assert "Traceback" not in result.output

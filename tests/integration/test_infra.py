@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import socket
 import subprocess
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -84,13 +83,11 @@ def test_status_reports_both_services_healthy_with_their_pids(services: Settings
 def test_up_twice_leaves_running_services_alone(services: Settings) -> None:
     before = by_name(status(services))
 
-    started = time.monotonic()
     after = by_name(up(services))
-    took = time.monotonic() - started
 
+    # Same pids: nothing was restarted (a wall-clock bound would only measure the machine).
     assert {name: s.pid for name, s in after.items()} == {n: s.pid for n, s in before.items()}
     assert all(s.healthy for s in after.values())
-    assert took < 10, f"a second up took {took:.1f} s: it must not restart anything"
 
 
 def test_elasticsearch_can_be_stopped_and_started_again(services: Settings) -> None:

@@ -31,11 +31,14 @@ class FakeScorer:
     def __init__(self) -> None:
         self.calls: list[list[str]] = []
         self.gate: asyncio.Event | None = None  # when set, scoring waits for it
+        self.broken = False  # when set, every call fails, as with a sticky CUDA error
 
     async def score(self, texts: Sequence[str], channels: Sequence[str | None]) -> list[Prediction]:
         self.calls.append(list(texts))
         if self.gate is not None:
             await self.gate.wait()
+        if self.broken:
+            raise InferenceError("CUDA error: an illegal memory access was encountered")
         if any("BOOM" in t for t in texts):
             raise InferenceError("the model choked")
         return [
@@ -65,11 +68,28 @@ class FakeElasticsearch:
     """Accepts bulk bodies; scripted failures: ``down`` whole-request failures first, then
     per-document statuses from ``item_status`` (doc id → list of statuses to answer in turn)."""
 
-    def __init__(self, down: int = 0, item_status: dict[str, list[int]] | None = None) -> None:
+    def __init__(
+        self,
+        down: int = 0,
+        item_status: dict[str, list[int]] | None = None,
+        refuse_all: str | None = None,
+    ) -> None:
         self.down = down
         self.item_status = item_status or {}
+        self.refuse_all = refuse_all  # an error type every document gets, e.g. a cluster block
         self.documents: dict[str, dict[str, Any]] = {}
         self.requests = 0
+        self.lookups = 0
+
+    async def search(self, index: str, query: dict[str, Any], **_: Any) -> dict[str, Any]:
+        self.lookups += 1
+        wanted = query["ids"]["values"]
+        hits = [
+            {"_id": doc_id, "_index": self.documents[doc_id]["_index"]}
+            for doc_id in wanted
+            if doc_id in self.documents
+        ]
+        return {"hits": {"hits": hits}}
 
     async def bulk(self, operations: bytes) -> dict[str, Any]:
         self.requests += 1
@@ -83,6 +103,11 @@ class FakeElasticsearch:
             doc_id = action["_id"]
             scripted = self.item_status.get(doc_id)
             status = scripted.pop(0) if scripted else 201
+            if self.refuse_all:
+                errors = True
+                error = {"type": self.refuse_all, "reason": "refused for every document"}
+                items.append({"index": {"_id": doc_id, "status": 403, "error": error}})
+                continue
             if status < 300:
                 self.documents[doc_id] = {"_index": action["_index"], **json.loads(source_line)}
                 items.append({"index": {"_id": doc_id, "status": status}})

@@ -30,6 +30,7 @@ class Harness:
 
         async def no_sleep(seconds: float) -> None:
             self.sleeps.append(seconds)
+            await asyncio.sleep(0)  # a real sleep lets other tasks run: so must this one
 
         self.pipeline = Pipeline(
             limits=Limits(max_bytes=2000, max_chars=500),
@@ -41,6 +42,7 @@ class Harness:
             metrics=self.metrics,
             topic_channels={"chat": "chat", "news": "news"},
             depth=depth,
+            sleep=no_sleep,
         )
         self.offset = 0
         self.all_acked = asyncio.Event()
@@ -55,6 +57,7 @@ class Harness:
 
     async def submit(self, records: list[RawRecord]) -> None:
         self.expected += len(records)
+        self.all_acked.clear()  # drained() waits for these too
 
         async def done() -> None:
             self.acked.extend(r.position.offset for r in records)
@@ -95,7 +98,9 @@ async def test_good_records_indexed_bad_ones_dead_lettered(harness: Harness) -> 
 
     docs = harness.es.documents
     assert set(docs) == {"a-1", "chat-0-5"}  # producer id, else topic-partition-offset
+    # Each prediction lands on its own message (the fake calls "bad" texts negative).
     assert docs["a-1"]["sentiment"]["label"] == "positive"
+    assert docs["chat-0-5"]["sentiment"]["label"] == "negative"
     assert docs["chat-0-5"]["created_at"] == "2026-11-20T08:00:00.000+00:00"
     assert docs["chat-0-5"]["_index"] == "mw-messages-2026.11"
     assert docs["a-1"]["model_version"] == "fake-1"

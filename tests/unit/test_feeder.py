@@ -7,7 +7,7 @@ import io
 import json
 import os
 import signal
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -389,7 +389,7 @@ def test_the_inspect_view_redacts_before_cutting() -> None:
 def test_feed_reports_a_bad_line_without_a_traceback(tmp_path: Path) -> None:
     path = write(tmp_path, "in.jsonl", '{"text": "ok"}\n{oops}\n')
     result = CliRunner().invoke(cli, ["feed", str(path), "--channel", "news"])
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # a moodwatch error, not a usage error
     assert f"error: {path}:2: not JSON" in result.output
     assert "Traceback" not in result.output
 
@@ -397,7 +397,7 @@ def test_feed_reports_a_bad_line_without_a_traceback(tmp_path: Path) -> None:
 def test_feed_reports_a_missing_csv_column(tmp_path: Path) -> None:
     path = write(tmp_path, "in.csv", "body,id\nhello,1\n")
     result = CliRunner().invoke(cli, ["feed", str(path), "--channel", "chat"])
-    assert result.exit_code == 2
+    assert result.exit_code == 1
     assert "no column 'text'; the columns are body, id" in result.output
 
 
@@ -416,17 +416,25 @@ def test_feed_of_a_file_without_text_sends_nothing(tmp_path: Path) -> None:
 
 
 class SignalledFeed:
-    """Stands in for the Kafka side of `feed`: presses Ctrl-C itself, once or twice."""
+    """Stands in for the Kafka side of `feed`: takes the rows the command hands it as the
+    publisher would, then presses Ctrl-C itself, once or twice."""
 
-    def __init__(self, presses: int) -> None:
+    def __init__(self, presses: int, take: int = 4) -> None:
         self.presses = presses
+        self.take = take
+        self.rows: list[dict[str, object]] = []
 
-    async def __call__(self, settings: object, rows: object, topic: str, rate: float,
-                       progress: bool, *, total: int | None, stop: asyncio.Event) -> FeedResult:
+    async def __call__(self, settings: object, rows: Iterable[dict[str, object]], topic: str,
+                       rate: float, progress: bool, *, total: int | None,
+                       stop: asyncio.Event) -> FeedResult:
+        for row in rows:
+            self.rows.append(row)
+            if len(self.rows) == self.take:
+                break
         os.kill(os.getpid(), signal.SIGINT)
         await asyncio.wait_for(stop.wait(), timeout=10)
         if self.presses == 1:
-            return FeedResult(sent=3, seconds=1.0, interrupted=True)
+            return FeedResult(sent=len(self.rows), seconds=1.0, interrupted=True)
         os.kill(os.getpid(), signal.SIGINT)
         await asyncio.wait_for(asyncio.Event().wait(), timeout=10)  # a flush that never ends
         raise AssertionError("the second Ctrl-C should have cancelled the flush")
@@ -434,12 +442,16 @@ class SignalledFeed:
 
 def test_ctrl_c_ends_the_feed_with_its_summary(tmp_path: Path,
                                                monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(feeder, "feed", SignalledFeed(presses=1))
+    fake = SignalledFeed(presses=1)
+    monkeypatch.setattr(feeder, "feed", fake)
     path = write(tmp_path, "t.txt", "a\nb\nc\n")
     result = CliRunner().invoke(cli, ["feed", str(path), "--channel", "news", "--loop"])
     assert result.exit_code == 0, result.output
     assert "stopping: waiting for the messages in flight" in result.stderr
-    assert "sent 3, failed 0 in 1.0 s (3 msg/s), interrupted" in result.stdout
+    # What the command handed over: the file's lines in order, looped, as news, stamped.
+    assert [row["text"] for row in fake.rows] == ["a", "b", "c", "a"]
+    assert all(row["channel"] == "news" and row["created_at"] for row in fake.rows)
+    assert "sent 4, failed 0 in 1.0 s (4 msg/s), interrupted" in result.stdout
 
 
 def test_a_second_ctrl_c_abandons_the_flush(tmp_path: Path,

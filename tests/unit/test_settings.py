@@ -101,6 +101,6 @@ def test_config_show_masks_secrets(clean_env: pytest.MonkeyPatch) -> None:
 def test_cli_reports_bad_settings_without_traceback(clean_env: pytest.MonkeyPatch) -> None:
     clean_env.setenv("MOODWATCH_ES_PORT", "99999")
     result = CliRunner().invoke(cli, ["config", "show"])
-    assert result.exit_code == 2
+    assert result.exit_code == 1  # a moodwatch error (bad setting), not a command-line usage error
     assert "MOODWATCH_ES_PORT" in result.output
     assert "Traceback" not in result.output
