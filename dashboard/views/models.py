@@ -9,7 +9,7 @@ from typing import Any
 import pandas as pd  # type: ignore[import-untyped]
 import streamlit as st
 
-from dashboard import context
+from dashboard import context, model_actions
 from dashboard.errors import DashboardError
 from dashboard.queries.versions import slice_scores
 
@@ -108,8 +108,21 @@ else:
     st.caption("No retrain run yet.")
 
 st.subheader("Actions")
-with st.popover("Retrain now / roll back"):
+left, right = st.columns(2)
+with left.popover("Roll back", icon=":material/undo:"):
+    st.write(f"Every worker goes back from **{registry.current}** to the version served before it.")
+    sure = st.checkbox("Yes, roll back", key="rollback-confirm")
+    if st.button("Roll back now", key="rollback", type="primary", disabled=not sure):
+        try:
+            event = model_actions.roll_back(context.settings())
+        except DashboardError as exc:
+            st.error(str(exc))
+        else:
+            context.registry.clear()
+            st.success(f"Now serving {event['version']} (was {event['previous']}).")
+with right.popover("Retrain now", icon=":material/model_training:"):
     st.write(
-        "These change what every worker serves. Run them where the scheduler and registry live:"
+        "Fine-tuning runs in the scheduler (minutes of CPU), never in the dashboard. "
+        "Start a run there; it passes the gate before anything is served:"
     )
-    st.code("moodwatch retrain now\nmoodwatch model rollback", language="bash")
+    st.code("moodwatch retrain now", language="bash")

@@ -139,6 +139,12 @@ def test_models_page_lists_the_registry(seeded, app_env, tiny_registry) -> None:
     assert any(f"Serving **{current}**" in m.value for m in at.markdown)
     versions = at.dataframe[0].value
     assert list(versions["version"]) == [v.id for v in reversed(tiny_registry.versions())]
+    # Roll back is behind a confirmation, and with one version there is nothing to go back to.
+    assert at.button(key="rollback").disabled
+    at.checkbox(key="rollback-confirm").check().run()
+    at.button(key="rollback").click().run()
+    assert any("nothing to roll back" in e.value for e in at.error)
+    assert tiny_registry.current_id() == current
 
 
 def test_password_gate_shows_nothing_before_the_password(seeded, app_env) -> None:  # type: ignore[no-untyped-def]
