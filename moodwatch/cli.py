@@ -48,6 +48,16 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "dashboard",
         "Serve the Streamlit dashboard (127.0.0.1:8501 by default).",
     ),
+    "alerts": (
+        "moodwatch.commands.alerts",
+        "alerts",
+        "Alert episodes, silences, rule checks and backtests.",
+    ),
+    "alerter": (
+        "moodwatch.commands.alerts",
+        "alerter",
+        "Run the alert evaluator (one of several evaluates, the rest stand by).",
+    ),
 }
 
 

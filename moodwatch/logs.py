@@ -15,6 +15,8 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
+from pydantic import SecretStr
+
 from moodwatch.settings import Settings
 
 MASK = "**********"
@@ -102,9 +104,11 @@ class JsonLines(logging.Formatter):
 
 
 def secret_values(settings: Settings) -> list[str]:
+    """Every configured secret (any SecretStr setting: Kafka, ES, webhook, SMTP, ...)."""
     values = []
-    for secret in (settings.kafka_sasl_password, settings.es_api_key, settings.es_password):
-        if secret is not None:
+    for name in type(settings).model_fields:
+        secret = getattr(settings, name)
+        if isinstance(secret, SecretStr):
             values.append(secret.get_secret_value())
     return values
 

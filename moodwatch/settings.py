@@ -141,6 +141,29 @@ class Settings(BaseSettings):
     kafka_heap: str = Field("512m", pattern=r"^\d+[mMgG]$")
     es_heap: str = Field("1g", pattern=r"^\d+[mMgG]$")
 
+    # --- Alerts ------------------------------------------------------------------------------
+    alert_rules_path: Path | None = Field(
+        None, description="Alert rule YAML file or folder; default: the bundled alerts/rules."
+    )
+    alert_eval_interval_s: float = Field(5.0, gt=0, le=3600, description="Rule evaluation period.")
+    alerter_web_port: int = Field(6068, ge=1, le=65535, description="Alerter /metrics, /health.")
+    alert_lease_ttl_s: float = Field(
+        15.0, gt=0, description="A standby alerter takes over this long after the leader stops."
+    )
+    alert_notify_timeout_s: float = Field(10.0, gt=0, description="Per notifier attempt.")
+    alert_webhook_url: SecretStr | None = Field(
+        None, description="Slack-compatible incoming webhook URL (a secret)."
+    )
+    smtp_host: str | None = None
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_from: str = "moodwatch@localhost"
+    smtp_to: str = Field("", description="Comma-separated alert e-mail recipients.")
+    smtp_starttls: bool = True
+    smtp_ca_cert: Path | None = Field(None, description="CA file to verify the SMTP server's TLS.")
+    dashboard_url: str = Field("http://127.0.0.1:8501", description="Base URL of the dashboard.")
+
     # --- Dashboard ---------------------------------------------------------------------------
     dashboard_host: str = Field(
         "127.0.0.1", description="Address the dashboard binds; 0.0.0.0 exposes it (set a password)."
@@ -148,9 +171,6 @@ class Settings(BaseSettings):
     dashboard_port: int = Field(8501, ge=1, le=65535)
     dashboard_password: SecretStr | None = Field(
         None, description="When set, the dashboard asks for it before showing anything."
-    )
-    dashboard_url: str = Field(
-        "http://127.0.0.1:8501", description="Public address of the dashboard, for alert links."
     )
     dashboard_refresh_s: float = Field(
         10.0, ge=1, le=3600, description="Live panels re-query Elasticsearch this often."

@@ -166,9 +166,17 @@ class Worker:
         inputs = app.topic(*s.input_topics.values(), value_serializer="raw", key_serializer="raw")
         app.agent(inputs, name="classify")(self._classify)
         app.timer(interval=5.0, name="record_lag")(self._record_lag)
-        app.task(self._follow_model_updates, name="model_updates")
-        app.page("/metrics", name="metrics")(self._metrics_page)
-        app.page("/health", name="health")(self._health_page)
+        app.task(self._follow_model_updates)
+
+        # Faust calls a page function with (view, request); a bound method would shift those.
+        async def metrics_page(web: Any, request: Any) -> Any:
+            return await self._metrics_page(web, request)
+
+        async def health_page(web: Any, request: Any) -> Any:
+            return await self._health_page(web, request)
+
+        app.page("/metrics")(metrics_page)
+        app.page("/health")(health_page)
 
     # -- the flow -------------------------------------------------------------------------
 

@@ -14,8 +14,10 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,6 +55,14 @@ class WorkerProcess:
 
     def alive(self) -> bool:
         return self.process.poll() is None
+
+    def health(self) -> dict[str, Any]:
+        """The worker's /health answer, whatever its status code."""
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.web_port}/health", timeout=2) as r:
+                return dict(json.loads(r.read()))
+        except urllib.error.HTTPError as exc:
+            return dict(json.loads(exc.read()))
 
     def healthy(self) -> bool:
         try:
@@ -97,12 +107,16 @@ class StreamRig:
     def topic(self, channel: str) -> str:
         return self.env[f"MOODWATCH_TOPIC_{channel.upper()}"]
 
-    def start_worker(self, name: str) -> WorkerProcess:
+    def start_worker(
+        self, name: str, command: list[str] | None = None, env: dict[str, str] | None = None
+    ) -> WorkerProcess:
+        """Start ``moodwatch worker`` (or ``command``, given its web port as last argument)."""
         port = free_port()
         log = self.workdir / f"{name}.log"
+        argv = command or [sys.executable, "-m", "moodwatch", "worker", "--web-port"]
         process = subprocess.Popen(
-            [sys.executable, "-m", "moodwatch", "worker", "--web-port", str(port)],
-            env={**os.environ, **self.env},
+            [*argv, str(port)],
+            env={**os.environ, **self.env, **(env or {})},
             stdout=log.open("ab"),
             stderr=subprocess.STDOUT,
             cwd=self.workdir,
@@ -186,3 +200,22 @@ class StreamRig:
         for name in self.es.indices.get(index=f"{self.env['MOODWATCH_ES_INDEX_PREFIX']}-*"):
             self.es.indices.delete(index=name)
         self.es.options(ignore_status=404).indices.delete_index_template(name=self.alias)
+
+
+@contextmanager
+def frozen(settings: Settings, *names: str) -> Iterator[None]:
+    """Freeze local services (SIGSTOP): connections hang, as with a dead host or a network cut.
+
+    They are thawed (SIGCONT) on the way out, whatever happens inside.
+    """
+    from infra.services import status
+
+    pids = [s.pid for s in status(settings) if s.name in names and s.pid]
+    assert len(pids) == len(names), f"not all of {names} are running under infra/"
+    for pid in pids:
+        os.kill(pid, signal.SIGSTOP)
+    try:
+        yield
+    finally:
+        for pid in pids:
+            os.kill(pid, signal.SIGCONT)
