@@ -117,7 +117,7 @@ def panels() -> None:
         return
 
     st.subheader("Negative share over time")
-    thresholds = context.thresholds()
+    thresholds = [t for t in context.thresholds() if view.channel in (None, t.channel)]
     st.altair_chart(
         charts.negative_share_chart(points, thresholds, episodes, (view.start, view.end)),
         width="stretch",

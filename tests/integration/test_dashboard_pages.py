@@ -218,6 +218,15 @@ def test_alerts_page_shows_episodes_not_the_alerters_state(seeded, app_env, es) 
     assert not at.exception
     assert any("**1 firing**, 0 resolved" in m.value for m in at.markdown)
     assert any("Rising terms:** `refund`" in m.value for m in at.markdown)
+    # Silence from here: behind a confirmation, stored where the alerter reads silences.
+    episode_id = next(k for k, v in alerts.items() if v["kind"] == "episode")
+    assert at.button(key=f"silence-{episode_id}").disabled
+    at.checkbox(key=f"silence-confirm-{episode_id}").check().run()
+    at.button(key=f"silence-{episode_id}").click().run()
+    assert any("Silenced until" in s.value for s in at.success)
+    episode = alerts[episode_id]
+    stored = es.get(index=f"{prefix}-alerts", id=f"silence:{episode['rule']}:{episode['group']}")
+    assert datetime.fromisoformat(stored["_source"]["until"]) > datetime.now(UTC)
     # The episode is about chat: a news view does not show it, the overview counts it.
     at.query_params["channel"] = "news"
     at.run()
