@@ -43,6 +43,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
     ),
     "feed": ("moodwatch.commands.feed", "feed", "Send a file of texts (or stdin) to Kafka."),
     "dlq": ("moodwatch.commands.dlq", "dlq", "Inspect, export and replay the dead-letter topic."),
+    "dashboard": (
+        "moodwatch.commands.dashboard",
+        "dashboard",
+        "Serve the Streamlit dashboard (127.0.0.1:8501 by default).",
+    ),
     "alerts": (
         "moodwatch.commands.alerts",
         "alerts",

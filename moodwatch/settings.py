@@ -212,6 +212,21 @@ class Settings(BaseSettings):
         900.0, gt=0, description="A retrain lock not renewed for this long may be taken over."
     )
 
+    # --- Dashboard ---------------------------------------------------------------------------
+    dashboard_host: str = Field(
+        "127.0.0.1", description="Address the dashboard binds; 0.0.0.0 exposes it (set a password)."
+    )
+    dashboard_port: int = Field(8501, ge=1, le=65535)
+    dashboard_password: SecretStr | None = Field(
+        None, description="When set, the dashboard asks for it before showing anything."
+    )
+    dashboard_refresh_s: float = Field(
+        10.0, ge=1, le=3600, description="Live panels re-query Elasticsearch this often."
+    )
+    dashboard_export_max_rows: int = Field(
+        10000, ge=1, le=100000, description="Largest CSV export from the explorer."
+    )
+
     @field_validator("kafka_bootstrap_servers")
     @classmethod
     def _check_bootstrap(cls, value: str) -> str:

@@ -32,16 +32,22 @@ TopicFactory = Callable[..., Awaitable[str]]
 Namer = Callable[[str], str]
 
 
-async def invoke(args: list[str], env: dict[str, str] | None = None, stdin: str | None = None
-                 ) -> Result:
+async def invoke(
+    args: list[str], env: dict[str, str] | None = None, stdin: str | None = None
+) -> Result:
     return await asyncio.to_thread(CliRunner().invoke, cli, args, input=stdin, env=env)
 
 
-async def read_all(settings: Settings, topic: str, partitions: int, expected: int,
-                   timeout: float = 30) -> list[ConsumerRecord[bytes, bytes]]:
+async def read_all(
+    settings: Settings, topic: str, partitions: int, expected: int, timeout: float = 30
+) -> list[ConsumerRecord[bytes, bytes]]:
     """Every record of ``topic`` once ``expected`` have arrived (no consumer group)."""
-    consumer = AIOKafkaConsumer(**kafka_options(settings), group_id=None,
-                                auto_offset_reset="earliest", enable_auto_commit=False)
+    consumer = AIOKafkaConsumer(
+        **kafka_options(settings),
+        group_id=None,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+    )
     await consumer.start()
     try:
         tps = [TopicPartition(topic, p) for p in range(partitions)]
@@ -79,6 +85,7 @@ def accepted(record: ConsumerRecord[bytes, bytes], channel: str) -> Message:
 
 # --- feed ----------------------------------------------------------------------------------------
 
+
 async def test_feed_csv_jsonl_and_stdin_into_a_four_partition_topic(
     services: Settings, create_topic: TopicFactory, unique: Namer, tmp_path: Path
 ) -> None:
@@ -87,20 +94,33 @@ async def test_feed_csv_jsonl_and_stdin_into_a_four_partition_topic(
     with csv_file.open("w", newline="", encoding="utf-8") as out:
         writer = csv.writer(out)
         writer.writerow(["text", "source", "lang", "queue"])
-        writer.writerows([f"csv message {i}, with a comma", "web", "en", f"q{i % 3}"]
-                         for i in range(120))
+        writer.writerows(
+            [f"csv message {i}, with a comma", "web", "en", f"q{i % 3}"] for i in range(120)
+        )
     jsonl_file = tmp_path / "chats.jsonl"
-    jsonl_file.write_text("".join(
-        json.dumps({"id": f"j-{i}", "text": f"jsonl message {i}", "agent": f"a{i}",
-                    **({"channel": "news"} if i == 0 else {})}) + "\n"
-        for i in range(80)
-    ), encoding="utf-8")
+    jsonl_file.write_text(
+        "".join(
+            json.dumps(
+                {
+                    "id": f"j-{i}",
+                    "text": f"jsonl message {i}",
+                    "agent": f"a{i}",
+                    **({"channel": "news"} if i == 0 else {}),
+                }
+            )
+            + "\n"
+            for i in range(80)
+        ),
+        encoding="utf-8",
+    )
 
     results = [
         await invoke(["feed", str(csv_file), "--channel", "chat", "--topic", topic]),
         await invoke(["feed", str(jsonl_file), "--channel", "chat", "--topic", topic]),
-        await invoke(["feed", "-", "--channel", "chat", "--topic", topic],
-                     stdin="typed by hand\nand piped in\n"),
+        await invoke(
+            ["feed", "-", "--channel", "chat", "--topic", topic],
+            stdin="typed by hand\nand piped in\n",
+        ),
     ]
     for result, count in zip(results, (120, 80, 2), strict=True):
         assert result.exit_code == 0, result.output
@@ -134,8 +154,21 @@ async def test_feed_rate_paces_the_sends(
     lines = tmp_path / "headlines.txt"
     lines.write_text("".join(f"headline {i}\n" for i in range(30)), encoding="utf-8")
 
-    result = await invoke(["feed", str(lines), "--channel", "news", "--topic", topic,
-                           "--rate", "20", "--loop", "--limit", "50"])
+    result = await invoke(
+        [
+            "feed",
+            str(lines),
+            "--channel",
+            "news",
+            "--topic",
+            topic,
+            "--rate",
+            "20",
+            "--loop",
+            "--limit",
+            "50",
+        ]
+    )
 
     assert result.exit_code == 0, result.output
     sent, seconds = re.search(r"sent (\d+), failed 0 in ([\d.]+) s", result.stdout).groups()  # type: ignore[union-attr]
@@ -163,12 +196,27 @@ async def test_ctrl_c_flushes_what_is_in_flight_and_prints_the_summary(
 ) -> None:
     topic = await create_topic(unique("chat-loop"), partitions=2)
     source = tmp_path / "loop.jsonl"
-    source.write_text("".join(json.dumps({"id": f"m{i}", "text": f"loop text {i}"}) + "\n"
-                              for i in range(25)), encoding="utf-8")
+    source.write_text(
+        "".join(json.dumps({"id": f"m{i}", "text": f"loop text {i}"}) + "\n" for i in range(25)),
+        encoding="utf-8",
+    )
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moodwatch")), "feed", str(source), "--channel", "chat",
-         "--topic", topic, "--loop", "--rate", "400", "--no-progress"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=dict(os.environ),
+        [
+            str(Path(sys.executable).with_name("moodwatch")),
+            "feed",
+            str(source),
+            "--channel",
+            "chat",
+            "--topic",
+            topic,
+            "--loop",
+            "--rate",
+            "400",
+            "--no-progress",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=dict(os.environ),
     )
     try:
         async with asyncio.timeout(30):  # until a few passes are in: then interrupt
@@ -197,9 +245,18 @@ async def test_ctrl_c_while_stdin_is_idle_exits_cleanly(
 ) -> None:
     topic = await create_topic(unique("chat-pipe"), partitions=1)
     process = subprocess.Popen(
-        [str(Path(sys.executable).with_name("moodwatch")), "feed", "-", "--channel", "chat",
-         "--topic", topic],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [
+            str(Path(sys.executable).with_name("moodwatch")),
+            "feed",
+            "-",
+            "--channel",
+            "chat",
+            "--topic",
+            topic,
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     assert process.stdin is not None
     try:
@@ -224,6 +281,7 @@ async def test_ctrl_c_while_stdin_is_idle_exits_cleanly(
 
 # --- dlq -----------------------------------------------------------------------------------------
 
+
 async def test_dead_letters_inspect_redacted_export_fix_and_replay(
     services: Settings, create_topic: TopicFactory, unique: Namer, tmp_path: Path
 ) -> None:
@@ -237,12 +295,20 @@ async def test_dead_letters_inspect_redacted_export_fix_and_replay(
     await producer.start()
     try:
         for value in (
-            dead_letter(Reason.MODEL_FAILED, "inference failed", failed_model,
-                        Position(source, 0, 41)),
-            dead_letter(Reason.BAD_CREATED_AT, "'created_at' 'yesterday' is not ISO-8601", bad_date,
-                        Position(source, 0, 42), key=b"c-7", message_id="c-7"),
-            dead_letter(Reason.NOT_JSON, "not JSON", b"\xff\xfe half a message",
-                        Position(source, 0, 43)),
+            dead_letter(
+                Reason.MODEL_FAILED, "inference failed", failed_model, Position(source, 0, 41)
+            ),
+            dead_letter(
+                Reason.BAD_CREATED_AT,
+                "'created_at' 'yesterday' is not ISO-8601",
+                bad_date,
+                Position(source, 0, 42),
+                key=b"c-7",
+                message_id="c-7",
+            ),
+            dead_letter(
+                Reason.NOT_JSON, "not JSON", b"\xff\xfe half a message", Position(source, 0, 43)
+            ),
             b"written here by mistake",
         ):
             await producer.send_and_wait(dlq, value, partition=0)
@@ -307,9 +373,7 @@ async def test_dead_letters_inspect_redacted_export_fix_and_replay(
     assert [r.key for r in records if json.loads(r.value)["id"] == "c-7"] == [b"c-7"]
 
 
-async def test_inspect_of_a_missing_topic_says_so(
-    services: Settings, unique: Namer
-) -> None:
+async def test_inspect_of_a_missing_topic_says_so(services: Settings, unique: Namer) -> None:
     result = await invoke(["dlq", "inspect"], env={"MOODWATCH_TOPIC_DEAD_LETTER": unique("none")})
     assert result.exit_code == 1
     assert "there is no topic" in result.output

@@ -171,4 +171,3 @@ def test_a_busy_elasticsearch_port_starts_nothing(tmp_path: Path, listener: int)
 
     assert not any(entry.running for entry in status(settings))
     assert probes.port_is_free(settings.kafka_port)
-
