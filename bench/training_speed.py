@@ -24,10 +24,13 @@ from models.taxonomy import load_taxonomy
 from models.training import TrainingConfig, fine_tune, new_classifier, seed_everything
 
 RECIPES = {
-    "before (fp32, no bucketing)": TrainingConfig(precision="fp32", length_bucketing=False),
-    "fp32 + length bucketing": TrainingConfig(precision="fp32"),
-    "auto precision + bucketing": TrainingConfig(),
-    "auto + bucketing + 2 frozen layers": TrainingConfig(frozen_layers=2),
+    "before (fp32, no bucketing)": TrainingConfig(
+        precision="fp32", length_bucketing=False, frozen_layers=0
+    ),
+    "fp32 + length bucketing": TrainingConfig(precision="fp32", frozen_layers=0),
+    "fp32 + bucketing + 2 frozen layers (default)": TrainingConfig(),
+    "bf16 autocast + bucketing": TrainingConfig(precision="bf16", frozen_layers=0),
+    "fp32 + bucketing + 3 frozen layers": TrainingConfig(frozen_layers=3),
 }
 
 

@@ -10,6 +10,7 @@ import torch
 from safetensors.torch import load_file, save_file
 from transformers import AutoConfig, AutoModel, AutoTokenizer, PreTrainedTokenizerBase
 
+from models.calibration import ChannelCalibration
 from models.classifier import MoodClassifier
 from models.errors import ModelError
 from models.taxonomy import Taxonomy, parse_taxonomy
@@ -39,7 +40,14 @@ def save_checkpoint(checkpoint: Checkpoint, folder: Path) -> None:
         name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()
     }
     save_file(state, str(folder / WEIGHTS))
-    (folder / HEADS).write_text(json.dumps({"topic_keys": model.topic_keys}, indent=2))
+    heads = {
+        "topic_keys": model.topic_keys,
+        "sentiment_calibration": {
+            channel: calibration.to_dict()
+            for channel, calibration in sorted(model.sentiment_calibration.items())
+        },
+    }
+    (folder / HEADS).write_text(json.dumps(heads, indent=2))
     (folder / TAXONOMY).write_text(checkpoint.taxonomy.to_yaml(), encoding="utf-8")
 
 
@@ -48,13 +56,19 @@ def load_checkpoint(folder: Path, device: torch.device | str = "cpu") -> Checkpo
     try:
         config = AutoConfig.from_pretrained(str(folder / ENCODER_CONFIG), local_files_only=True)
         tokenizer = AutoTokenizer.from_pretrained(str(folder / TOKENIZER), local_files_only=True)
-        topic_keys = json.loads((folder / HEADS).read_text())["topic_keys"]
+        heads = json.loads((folder / HEADS).read_text())
+        topic_keys = heads["topic_keys"]
+        calibration = {
+            channel: ChannelCalibration.from_dict(data)
+            for channel, data in heads.get("sentiment_calibration", {}).items()
+        }
         taxonomy = parse_taxonomy((folder / TAXONOMY).read_text("utf-8"), str(folder / TAXONOMY))
         state = load_file(str(folder / WEIGHTS), device="cpu")
     except (OSError, ValueError, KeyError) as exc:
         raise ModelError(f"cannot load the model in {folder}: {exc}") from exc
     encoder = AutoModel.from_config(config)  # type: ignore[no-untyped-call]
     classifier = MoodClassifier(encoder, topic_keys)
+    classifier.sentiment_calibration = calibration
     missing, unexpected = classifier.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ModelError(

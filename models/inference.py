@@ -27,6 +27,7 @@ from enum import Enum
 import numpy as np
 import torch
 
+from models.calibration import ChannelCalibration
 from models.checkpoint import Checkpoint
 from models.classifier import channel_mask
 from models.errors import InferenceError
@@ -189,6 +190,8 @@ class InferenceEngine:
             self._topic_bias = model.topic_bias.float()
             self._sentiment_t = float(model.sentiment_temperature)
             self._topic_t = float(model.topic_temperature)
+        self.channel_calibration: dict[str, ChannelCalibration] = dict(model.sentiment_calibration)
+        self._global_calibration = ChannelCalibration(self._sentiment_t, (0.0,) * len(SENTIMENTS))
         keys = list(self.taxonomy.keys)
         self._keys = keys
         self._slugs = [key.split("/", 1)[1] for key in keys]
@@ -277,16 +280,15 @@ class InferenceEngine:
                     enabled=self.dtype is not None,
                 ):
                     pooled = self.classifier.embed(input_ids, attention).float()
-                sentiment = self.classifier.sentiment_head(pooled) / self._sentiment_t
+                sentiment = self.classifier.sentiment_head(pooled)  # raw: calibrated per channel
                 cosine = torch.nn.functional.normalize(pooled, dim=-1) @ self._prototypes.T
                 topic = (cosine * self._topic_scale + self._topic_bias) / self._topic_t
-                sentiment_p = torch.softmax(sentiment, dim=-1)
         except RuntimeError as exc:
             raise InferenceError(f"forward pass failed for {len(rows)} texts: {exc}") from exc
-        return sentiment_p.cpu().numpy(), topic.cpu().numpy()
+        return sentiment.cpu().numpy(), topic.cpu().numpy()
 
     def _decode(
-        self, sentiment: np.ndarray, topic_logits: np.ndarray, channel: str | None
+        self, sentiment_logits: np.ndarray, topic_logits: np.ndarray, channel: str | None
     ) -> Prediction:
         allowed = self._masks.get(channel, self._masks[None])
         names = self._slugs if channel in self._masks and channel is not None else self._keys
@@ -298,6 +300,10 @@ class InferenceEngine:
         if probs[best] < self.taxonomy.min_topic_confidence:
             label = OTHER
         topic_probs = {names[i]: round(float(probs[i]), 4) for i in np.flatnonzero(allowed)}
+        calibration = self.channel_calibration.get(channel or "", self._global_calibration)
+        scaled = calibration.apply(sentiment_logits)
+        scaled = np.exp(scaled - scaled.max())
+        sentiment = scaled / scaled.sum()
         s_best = int(sentiment.argmax())
         return Prediction(
             sentiment=SENTIMENTS[s_best],

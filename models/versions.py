@@ -89,6 +89,9 @@ def build_version(
         "final_loss": round(sum(result.losses[-10:]) / max(1, len(result.losses[-10:])), 4),
         "sentiment_temperature": result.sentiment_temperature,
         "topic_temperature": result.topic_temperature,
+        "sentiment_calibration": result.channel_calibration,
+        "fine_tune_seconds": round(result.seconds, 1),
+        "examples_per_second": round(result.examples_per_second, 1),
         "encoder": str(encoder_path or default_encoder_path())
         if parent is None
         else f"from {parent}",
