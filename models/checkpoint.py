@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
@@ -29,6 +29,8 @@ class Checkpoint:
     classifier: MoodClassifier
     tokenizer: PreTrainedTokenizerBase
     taxonomy: Taxonomy
+    # ISO 639-1 codes of the text this model can score (its encoder's); "*" means any.
+    languages: list[str] = field(default_factory=lambda: ["en"])
 
 
 def save_checkpoint(checkpoint: Checkpoint, folder: Path) -> None:
@@ -42,6 +44,7 @@ def save_checkpoint(checkpoint: Checkpoint, folder: Path) -> None:
     save_file(state, str(folder / WEIGHTS))
     heads = {
         "topic_keys": model.topic_keys,
+        "languages": checkpoint.languages,
         "sentiment_calibration": {
             channel: calibration.to_dict()
             for channel, calibration in sorted(model.sentiment_calibration.items())
@@ -58,6 +61,7 @@ def load_checkpoint(folder: Path, device: torch.device | str = "cpu") -> Checkpo
         tokenizer = AutoTokenizer.from_pretrained(str(folder / TOKENIZER), local_files_only=True)
         heads = json.loads((folder / HEADS).read_text())
         topic_keys = heads["topic_keys"]
+        languages = [str(code) for code in heads.get("languages", ["en"])]
         calibration = {
             channel: ChannelCalibration.from_dict(data)
             for channel, data in heads.get("sentiment_calibration", {}).items()
@@ -76,4 +80,4 @@ def load_checkpoint(folder: Path, device: torch.device | str = "cpu") -> Checkpo
             f"unexpected {unexpected[:5]}"
         )
     classifier.to(device).eval()
-    return Checkpoint(classifier, tokenizer, taxonomy)
+    return Checkpoint(classifier, tokenizer, taxonomy, languages)

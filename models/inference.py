@@ -174,6 +174,9 @@ class InferenceEngine:
                     initargs=(threads,),
                 )
         self.tokenizer = checkpoint.tokenizer
+        # What this version can score; messages in other languages should not reach
+        # predict() (see models.language.is_supported).
+        self.languages: list[str] = list(checkpoint.languages)
         self.classifier = checkpoint.classifier
         self.taxonomy = taxonomy or checkpoint.taxonomy
         self.zero_shot_topics = self.classifier.align_topics(self.taxonomy, self.tokenizer)
