@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import torch
 from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
-from transformers import BertConfig, BertModel, BertTokenizerFast
+from transformers import BertConfig, BertModel, BertTokenizerFast  # type: ignore[attr-defined]
 
 from models.examples import Example
 from models.language import UNDETERMINED, detect_languages, is_supported
@@ -74,7 +74,7 @@ def _tiny_multilingual_encoder(folder: Path) -> Path:
         intermediate_size=64,
         max_position_embeddings=128,
     )
-    BertModel(config).save_pretrained(str(folder))
+    BertModel(config).save_pretrained(str(folder))  # type: ignore[no-untyped-call]
     (folder / "README.md").write_text("---\nlanguage:\n- en\n- zh\n---\n# tiny test encoder\n")
     return folder
 
