@@ -45,6 +45,7 @@ def save_checkpoint(checkpoint: Checkpoint, folder: Path) -> None:
     heads = {
         "topic_keys": model.topic_keys,
         "languages": checkpoint.languages,
+        "zero_shot_other_threshold": model.zero_shot_other_threshold,
         "sentiment_calibration": {
             channel: calibration.to_dict()
             for channel, calibration in sorted(model.sentiment_calibration.items())
@@ -73,6 +74,8 @@ def load_checkpoint(folder: Path, device: torch.device | str = "cpu") -> Checkpo
     encoder = AutoModel.from_config(config)  # type: ignore[no-untyped-call]
     classifier = MoodClassifier(encoder, topic_keys)
     classifier.sentiment_calibration = calibration
+    threshold = heads.get("zero_shot_other_threshold")
+    classifier.zero_shot_other_threshold = None if threshold is None else float(threshold)
     missing, unexpected = classifier.load_state_dict(state, strict=False)
     if missing or unexpected:
         raise ModelError(

@@ -46,6 +46,9 @@ class MoodClassifier(nn.Module):
         # Per-channel sentiment calibration (temperature + class prior); channels not listed
         # use ``sentiment_temperature``. Saved in heads.json, not in the weights.
         self.sentiment_calibration: dict[str, ChannelCalibration] = {}
+        # For a channel whose topics are all zero-shot, "other" is a decision, not a topic:
+        # a message goes there when its best named topic's cosine is below this threshold.
+        self.zero_shot_other_threshold: float | None = None
 
     @property
     def hidden_size(self) -> int:

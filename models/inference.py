@@ -180,6 +180,15 @@ class InferenceEngine:
         self.classifier = checkpoint.classifier
         self.taxonomy = taxonomy or checkpoint.taxonomy
         self.zero_shot_topics = self.classifier.align_topics(self.taxonomy, self.tokenizer)
+        # Channels whose "other" was never trained: there it is a decision (no named topic
+        # is close enough), not a description competing with the named ones.
+        threshold = self.classifier.zero_shot_other_threshold
+        self.other_threshold = threshold
+        self.other_is_decision = {
+            channel
+            for channel in self.taxonomy.channels
+            if threshold is not None and f"{channel}/{OTHER}" in self.zero_shot_topics
+        }
         self.classifier.to(self.device).eval()
         self._lock = threading.Lock()
         self._freeze_heads()
@@ -198,6 +207,8 @@ class InferenceEngine:
         keys = list(self.taxonomy.keys)
         self._keys = keys
         self._slugs = [key.split("/", 1)[1] for key in keys]
+        self._not_other = np.array([slug != OTHER for slug in self._slugs])
+        self._topic_bias_np = self._topic_bias.cpu().numpy()
         self._masks = {
             channel: channel_mask(keys, [channel])[0].numpy()
             for channel in (*self.taxonomy.channels, None)
@@ -295,14 +306,24 @@ class InferenceEngine:
     ) -> Prediction:
         allowed = self._masks.get(channel, self._masks[None])
         names = self._slugs if channel in self._masks and channel is not None else self._keys
+        decision = channel in self.other_is_decision
+        if decision:
+            allowed = allowed & self._not_other
         logits = np.where(allowed, topic_logits, -np.inf)
         exp = np.exp(logits - logits.max())
         probs = exp / exp.sum()
         best = int(probs.argmax())
         label = names[best]
-        if probs[best] < self.taxonomy.min_topic_confidence:
-            label = OTHER
         topic_probs = {names[i]: round(float(probs[i]), 4) for i in np.flatnonzero(allowed)}
+        if decision:
+            cosine = (topic_logits[best] * self._topic_t - self._topic_bias_np[best]) / (
+                self._topic_scale
+            )
+            if self.other_threshold is not None and cosine < self.other_threshold:
+                label = OTHER
+                topic_probs[OTHER] = round(1.0 - float(probs[best]), 4)
+        elif probs[best] < self.taxonomy.min_topic_confidence:
+            label = OTHER
         calibration = self.channel_calibration.get(channel or "", self._global_calibration)
         scaled = calibration.apply(sentiment_logits)
         scaled = np.exp(scaled - scaled.max())

@@ -26,7 +26,7 @@ from models.classifier import MoodClassifier, channel_mask
 from models.errors import InferenceError, ModelError
 from models.examples import SENTIMENTS, Example
 from models.inference import compute_dtype
-from models.taxonomy import Taxonomy
+from models.taxonomy import OTHER, Taxonomy
 
 log = logging.getLogger(__name__)
 IGNORE = -100
@@ -357,6 +357,7 @@ def calibrate(
     t_t = _best_temperature(torch.cat(topics), topic_y)
     model.sentiment_temperature.fill_(s_t)
     model.topic_temperature.fill_(t_t)
+    model.zero_shot_other_threshold = fit_other_threshold(model, tokenizer, taxonomy, held_out)
     all_sentiment = torch.cat(sentiments)
     model.sentiment_calibration = {}
     for channel in sorted({e.channel for e in held_out if e.channel}):
@@ -369,6 +370,45 @@ def calibrate(
                 all_sentiment[labelled], sentiment_y[labelled]
             )
     return s_t, t_t
+
+
+OTHER_QUANTILE = 0.03  # share of in-taxonomy messages a zero-shot "other" may take
+
+
+@torch.no_grad()
+def fit_other_threshold(
+    model: MoodClassifier,
+    tokenizer: PreTrainedTokenizerBase,
+    taxonomy: Taxonomy,
+    held_out: Sequence[Example],
+    max_length: int = 128,
+) -> float | None:
+    """The cosine below which a zero-shot channel's message is "other" (see ``classifier``).
+
+    Held-out messages whose topic is a named one are compared with the *descriptions* of
+    their channel's named topics, as a new taxonomy would be scored; the threshold is the
+    ``OTHER_QUANTILE`` quantile of their best cosine, so about 3 % of messages that do fit a
+    described topic would be sent to "other". None when there are too few such messages.
+    """
+    named = [
+        e
+        for e in held_out
+        if e.channel and e.topic and e.topic != OTHER and f"{e.channel}/{e.topic}" in taxonomy.keys
+    ]
+    if len(named) < 20:
+        return None
+    was_training = model.training
+    model.eval()
+    best = []
+    for channel in sorted({e.channel for e in named if e.channel}):
+        topics = [t for t in taxonomy.for_channel(channel) if t.slug != OTHER]
+        descriptions = model.embed_texts(tokenizer, [t.prompt for t in topics], max_length)
+        texts = [e.text for e in named if e.channel == channel]
+        for start in range(0, len(texts), 64):
+            embedded = model.embed_texts(tokenizer, texts[start : start + 64], max_length)
+            best.append((embedded @ descriptions.T).max(dim=1).values)
+    model.train(was_training)
+    return float(torch.quantile(torch.cat(best), OTHER_QUANTILE))
 
 
 def _best_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:
