@@ -73,5 +73,5 @@ def fit_channel_calibration(logits: torch.Tensor, labels: torch.Tensor) -> Chann
     optimizer.step(closure)  # type: ignore[no-untyped-call]
     centred = (bias - bias.mean()).detach()
     return ChannelCalibration(
-        float(log_t.exp()), tuple(float(b) for b in centred), examples=len(labels)
+        float(log_t.detach().exp()), tuple(float(b) for b in centred), examples=len(labels)
     )

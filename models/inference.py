@@ -208,7 +208,7 @@ class InferenceEngine:
         self._keys = keys
         self._slugs = [key.split("/", 1)[1] for key in keys]
         self._not_other = np.array([slug != OTHER for slug in self._slugs])
-        self._topic_bias_np = self._topic_bias.cpu().numpy()
+        self._topic_bias_np = self._topic_bias.detach().cpu().numpy()
         self._masks = {
             channel: channel_mask(keys, [channel])[0].numpy()
             for channel in (*self.taxonomy.channels, None)
