@@ -30,11 +30,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from models.examples import Example, seed_training_set
+from models.examples import Example, seed_golden_set, seed_training_set
 from models.inference import InferenceEngine
 from models.registry import Registry
 from models.taxonomy import OTHER, Taxonomy, Topic
-from models.training import TrainingConfig
+from models.training import TrainingConfig, fit_other_threshold
 from models.versions import build_version, load_engine
 
 REPO = Path(__file__).resolve().parents[1]
@@ -154,6 +154,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     engine.retire()
     stages: dict[str, Any] = {}
     zero = load_engine(registry, base.id, taxonomy)
+    if zero.other_threshold is None:
+        # A version trained before the threshold existed: fit it the same way, on the seed
+        # golden set (held out from training too), so the decision can be measured.
+        zero.other_threshold = fit_other_threshold(
+            zero.classifier, zero.tokenizer, engine.taxonomy, seed_golden_set()
+        )
+        zero.other_is_decision = {CHANNEL}
+        print(
+            f"fitted the other threshold on the golden set: {zero.other_threshold:.4f}",
+            file=sys.stderr,
+        )
     stages["zero-shot, other as a decision"] = score(zero, named, unmapped)
     zero.other_is_decision = set()
     stages["zero-shot, other as a description (before)"] = score(zero, named, unmapped)
