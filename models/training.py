@@ -34,7 +34,7 @@ IGNORE = -100
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    epochs: int = 4
+    epochs: int = 3
     batch_size: int = 16
     encoder_lr: float = 4e-5
     head_lr: float = 2e-3

@@ -95,7 +95,7 @@ def _parse_where(values: tuple[str, ...]) -> dict[str, str]:
 )
 @click.option("--no-seed", is_flag=True, help="Train only on --data, without the bundled seed set.")
 @click.option("--parent", help="Fine-tune this version further instead of the plain encoder.")
-@click.option("--epochs", type=click.IntRange(1, 50), default=4, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 50), default=3, show_default=True)
 @click.option(
     "--time-budget",
     help="Stop fine-tuning after this long (600, 90s, 15m, 1h), then calibrate and register.",
