@@ -196,6 +196,12 @@ def _langid() -> Any:
     return _identifier
 
 
+def load_identifier() -> None:
+    """Load py3langid's model now (about a second) rather than on the first message that
+    needs it; call it while a worker starts."""
+    _langid()
+
+
 def _by_script(text: str) -> str | None:
     cjk = len(HAN.findall(text))
     kana = len(KANA.findall(text))
