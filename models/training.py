@@ -43,6 +43,9 @@ class TrainingConfig:
     max_length: int = 128
     calibration_fraction: float = 0.1
     topic_loss_weight: float = 1.0
+    # Weigh each topic's loss by 1/sqrt(its share of the labels), so a topic with many
+    # examples (chat/other: reviews and posts) does not pull the rest towards itself.
+    topic_class_balance: bool = True
     seed: int = 1234
     threads: int | None = None
     # Speed: the encoder's compute type ("auto" = bf16 autocast on a CUDA device that has it,
@@ -235,6 +238,9 @@ def fine_tune(
         else None
     )
     frozen = freeze_lower_layers(model, config.frozen_layers)
+    topic_weights = (
+        _topic_weights(train_set, taxonomy).to(device) if config.topic_class_balance else None
+    )
 
     encoder_params = [p for p in model.encoder.parameters() if p.requires_grad]
     head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
@@ -273,7 +279,9 @@ def fine_tune(
                 break
             sentiment_y, topic_y = (torch.tensor(y) for y in _labels(batch, taxonomy))
             sentiment, topic = _logits(model, tokenizer, batch, taxonomy, config.max_length, dtype)
-            loss = _loss(sentiment, sentiment_y, topic, topic_y, config.topic_loss_weight)
+            loss = _loss(
+                sentiment, sentiment_y, topic, topic_y, config.topic_loss_weight, topic_weights
+            )
             optimizer.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -324,13 +332,30 @@ def _loss(
     topic: torch.Tensor,
     topic_y: torch.Tensor,
     topic_weight: float,
+    class_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     total = sentiment.new_zeros(())
     if (sentiment_y != IGNORE).any():
         total = total + F.cross_entropy(sentiment, sentiment_y, ignore_index=IGNORE)
     if (topic_y != IGNORE).any():
-        total = total + topic_weight * F.cross_entropy(topic, topic_y, ignore_index=IGNORE)
+        total = total + topic_weight * F.cross_entropy(
+            topic, topic_y, weight=class_weights, ignore_index=IGNORE
+        )
     return total
+
+
+def _topic_weights(examples: Sequence[Example], taxonomy: Taxonomy) -> torch.Tensor:
+    """1/sqrt(share) per topic, normalised to mean 1 over the topics that have labels."""
+    _, topics = _labels(examples, taxonomy)
+    counts = torch.bincount(
+        torch.tensor([t for t in topics if t != IGNORE] or [0], dtype=torch.long),
+        minlength=len(taxonomy.keys),
+    ).float()
+    weights = torch.where(counts > 0, (counts.sum() / counts.clamp(min=1)).sqrt(), 0.0)
+    present = weights > 0
+    if present.any():
+        weights = weights / weights[present].mean()
+    return torch.where(present, weights, 1.0)
 
 
 @torch.no_grad()
