@@ -43,9 +43,9 @@ class TrainingConfig:
     max_length: int = 128
     calibration_fraction: float = 0.1
     topic_loss_weight: float = 1.0
-    # Weigh each topic's loss by 1/sqrt(its share of the labels), so a topic with many
-    # examples (chat/other: reviews and posts) does not pull the rest towards itself.
-    topic_class_balance: bool = True
+    # Weigh each topic's loss by 1/sqrt(its share of the labels). Off by default: on the seed
+    # data it measured golden topic macro-F1 0.893 against 0.902 without it.
+    topic_class_balance: bool = False
     seed: int = 1234
     threads: int | None = None
     # Speed: the encoder's compute type ("auto" = bf16 autocast on a CUDA device that has it,
