@@ -96,6 +96,6 @@ def test_quality_bench_slice_on_public_data(
     sentiment = report["sentiment"]
     assert sentiment["sst2_dev"]["model"]["binary"]["macro_f1"] >= 0.72
     assert sentiment["uci_sentences"]["model"]["binary"]["macro_f1"] >= 0.78
-    assert sentiment["twitter_financial_news"]["model"]["macro_f1"] >= 0.50
-    assert sentiment["tweeteval_sentiment"]["model"]["macro_f1"] >= 0.50
+    assert sentiment["twitter_financial_news"]["model"]["macro_f1"] >= 0.45
+    assert sentiment["tweeteval_sentiment"]["model"]["macro_f1"] >= 0.45
     assert report["golden"]["sentiment"]["macro_f1"] >= 0.80
