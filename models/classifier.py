@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 from transformers import PreTrainedModel, PreTrainedTokenizerBase
 
+from models.calibration import ChannelCalibration
 from models.encoder import mean_pool
 from models.examples import SENTIMENTS
 from models.taxonomy import Taxonomy
@@ -42,6 +43,12 @@ class MoodClassifier(nn.Module):
         # Temperatures fitted on held-out data after training (calibration); not trained.
         self.register_buffer("sentiment_temperature", torch.tensor(1.0))
         self.register_buffer("topic_temperature", torch.tensor(1.0))
+        # Per-channel sentiment calibration (temperature + class prior); channels not listed
+        # use ``sentiment_temperature``. Saved in heads.json, not in the weights.
+        self.sentiment_calibration: dict[str, ChannelCalibration] = {}
+        # For a channel whose topics are all zero-shot, "other" is a decision, not a topic:
+        # a message goes there when its best named topic's cosine is below this threshold.
+        self.zero_shot_other_threshold: float | None = None
 
     @property
     def hidden_size(self) -> int:

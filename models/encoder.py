@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import torch
+import yaml
 from transformers import AutoModel, AutoTokenizer, PreTrainedModel, PreTrainedTokenizerBase
 
 from models.errors import ModelError
@@ -40,6 +41,32 @@ def load_encoder(path: Path | None) -> tuple[PreTrainedModel, PreTrainedTokenize
     except (OSError, ValueError) as exc:
         raise ModelError(f"cannot load the encoder from {folder}: {exc}") from exc
     return encoder, tokenizer
+
+
+def encoder_languages(path: Path | None) -> list[str]:
+    """The languages an encoder folder declares in its model card (``README.md`` front matter
+    ``language:``, as on Hugging Face), e.g. ``["en", "zh", ...]`` for a multilingual one.
+
+    A folder without that declaration is taken to be English-only: ``["en"]``.
+    """
+    card = (path or default_encoder_path()) / "README.md"
+    try:
+        text = card.read_text("utf-8")
+    except (OSError, UnicodeDecodeError):
+        return ["en"]
+    if not text.startswith("---"):
+        return ["en"]
+    front = text.split("---", 2)[1] if text.count("---") >= 2 else ""
+    try:
+        meta = yaml.safe_load(front)
+    except yaml.YAMLError:
+        return ["en"]
+    declared = meta.get("language") if isinstance(meta, dict) else None
+    if isinstance(declared, str):
+        declared = [declared]
+    if not isinstance(declared, list) or not declared:
+        return ["en"]
+    return [str(code) for code in declared]
 
 
 def mean_pool(hidden: torch.Tensor, attention_mask: torch.Tensor) -> torch.Tensor:

@@ -27,6 +27,7 @@ from enum import Enum
 import numpy as np
 import torch
 
+from models.calibration import ChannelCalibration
 from models.checkpoint import Checkpoint
 from models.classifier import channel_mask
 from models.errors import InferenceError
@@ -173,9 +174,21 @@ class InferenceEngine:
                     initargs=(threads,),
                 )
         self.tokenizer = checkpoint.tokenizer
+        # What this version can score; messages in other languages should not reach
+        # predict() (see models.language.is_supported).
+        self.languages: list[str] = list(checkpoint.languages)
         self.classifier = checkpoint.classifier
         self.taxonomy = taxonomy or checkpoint.taxonomy
         self.zero_shot_topics = self.classifier.align_topics(self.taxonomy, self.tokenizer)
+        # Channels whose "other" was never trained: there it is a decision (no named topic
+        # is close enough), not a description competing with the named ones.
+        threshold = self.classifier.zero_shot_other_threshold
+        self.other_threshold = threshold
+        self.other_is_decision = {
+            channel
+            for channel in self.taxonomy.channels
+            if threshold is not None and f"{channel}/{OTHER}" in self.zero_shot_topics
+        }
         self.classifier.to(self.device).eval()
         self._lock = threading.Lock()
         self._freeze_heads()
@@ -189,9 +202,13 @@ class InferenceEngine:
             self._topic_bias = model.topic_bias.float()
             self._sentiment_t = float(model.sentiment_temperature)
             self._topic_t = float(model.topic_temperature)
+        self.channel_calibration: dict[str, ChannelCalibration] = dict(model.sentiment_calibration)
+        self._global_calibration = ChannelCalibration(self._sentiment_t, (0.0,) * len(SENTIMENTS))
         keys = list(self.taxonomy.keys)
         self._keys = keys
         self._slugs = [key.split("/", 1)[1] for key in keys]
+        self._not_other = np.array([slug != OTHER for slug in self._slugs])
+        self._topic_bias_np = self._topic_bias.detach().cpu().numpy()
         self._masks = {
             channel: channel_mask(keys, [channel])[0].numpy()
             for channel in (*self.taxonomy.channels, None)
@@ -277,27 +294,40 @@ class InferenceEngine:
                     enabled=self.dtype is not None,
                 ):
                     pooled = self.classifier.embed(input_ids, attention).float()
-                sentiment = self.classifier.sentiment_head(pooled) / self._sentiment_t
+                sentiment = self.classifier.sentiment_head(pooled)  # raw: calibrated per channel
                 cosine = torch.nn.functional.normalize(pooled, dim=-1) @ self._prototypes.T
                 topic = (cosine * self._topic_scale + self._topic_bias) / self._topic_t
-                sentiment_p = torch.softmax(sentiment, dim=-1)
         except RuntimeError as exc:
             raise InferenceError(f"forward pass failed for {len(rows)} texts: {exc}") from exc
-        return sentiment_p.cpu().numpy(), topic.cpu().numpy()
+        return sentiment.cpu().numpy(), topic.cpu().numpy()
 
     def _decode(
-        self, sentiment: np.ndarray, topic_logits: np.ndarray, channel: str | None
+        self, sentiment_logits: np.ndarray, topic_logits: np.ndarray, channel: str | None
     ) -> Prediction:
         allowed = self._masks.get(channel, self._masks[None])
         names = self._slugs if channel in self._masks and channel is not None else self._keys
+        decision = channel in self.other_is_decision
+        if decision:
+            allowed = allowed & self._not_other
         logits = np.where(allowed, topic_logits, -np.inf)
         exp = np.exp(logits - logits.max())
         probs = exp / exp.sum()
         best = int(probs.argmax())
         label = names[best]
-        if probs[best] < self.taxonomy.min_topic_confidence:
-            label = OTHER
         topic_probs = {names[i]: round(float(probs[i]), 4) for i in np.flatnonzero(allowed)}
+        if decision:
+            cosine = (topic_logits[best] * self._topic_t - self._topic_bias_np[best]) / (
+                self._topic_scale
+            )
+            if self.other_threshold is not None and cosine < self.other_threshold:
+                label = OTHER
+                topic_probs[OTHER] = round(1.0 - float(probs[best]), 4)
+        elif probs[best] < self.taxonomy.min_topic_confidence:
+            label = OTHER
+        calibration = self.channel_calibration.get(channel or "", self._global_calibration)
+        scaled = calibration.apply(sentiment_logits)
+        scaled = np.exp(scaled - scaled.max())
+        sentiment = scaled / scaled.sum()
         s_best = int(sentiment.argmax())
         return Prediction(
             sentiment=SENTIMENTS[s_best],

@@ -47,6 +47,11 @@ class ModelVersion:
     training: dict[str, Any] = field(default_factory=dict)
     notes: str = ""
 
+    @property
+    def languages(self) -> list[str]:
+        """ISO 639-1 codes this version can score ("*" = any); older versions: English."""
+        return [str(code) for code in self.training.get("languages", ["en"])]
+
     def summary(self) -> dict[str, Any]:
         return {
             "id": self.id,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -19,11 +20,13 @@ import torch.nn.functional as F
 from tqdm.auto import tqdm
 from transformers import PreTrainedTokenizerBase
 
+from models.calibration import MIN_EXAMPLES, fit_channel_calibration
 from models.checkpoint import Checkpoint
 from models.classifier import MoodClassifier, channel_mask
-from models.errors import ModelError
+from models.errors import InferenceError, ModelError
 from models.examples import SENTIMENTS, Example
-from models.taxonomy import Taxonomy
+from models.inference import compute_dtype
+from models.taxonomy import OTHER, Taxonomy
 
 log = logging.getLogger(__name__)
 IGNORE = -100
@@ -31,7 +34,7 @@ IGNORE = -100
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    epochs: int = 4
+    epochs: int = 3
     batch_size: int = 16
     encoder_lr: float = 4e-5
     head_lr: float = 2e-3
@@ -40,8 +43,19 @@ class TrainingConfig:
     max_length: int = 128
     calibration_fraction: float = 0.1
     topic_loss_weight: float = 1.0
+    # Weigh each topic's loss by 1/sqrt(its share of the labels). Off by default: on the seed
+    # data it measured golden topic macro-F1 0.893 against 0.902 without it.
+    topic_class_balance: bool = False
     seed: int = 1234
     threads: int | None = None
+    # Speed: the encoder's compute type ("auto" = bf16 autocast on a CUDA device that has it,
+    # else fp32; see training_dtype), batches of similar token length (less padding), and how
+    # many of the lowest encoder layers (plus the embeddings) stay frozen.
+    precision: str = "auto"
+    length_bucketing: bool = True
+    frozen_layers: int = 2
+    # Stop fine-tuning (then calibrate as usual) once this many seconds have passed.
+    time_budget_s: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -55,6 +69,14 @@ class TrainingResult:
     topic_temperature: float = 1.0
     trained_on: int = 0
     calibrated_on: int = 0
+    channel_calibration: dict[str, dict[str, Any]] = field(default_factory=dict)
+    seconds: float = 0.0
+    examples_seen: int = 0
+    stopped_by_time_budget: bool = False
+
+    @property
+    def examples_per_second(self) -> float:
+        return self.examples_seen / self.seconds if self.seconds else 0.0
 
 
 def seed_everything(seed: int) -> None:
@@ -96,10 +118,74 @@ def _split_calibration(
     return shuffled[held:], shuffled[:held]
 
 
-def _batches(examples: Sequence[Example], size: int, rng: random.Random) -> list[list[Example]]:
+def _batches(
+    examples: Sequence[Example],
+    size: int,
+    rng: random.Random,
+    lengths: dict[str, int] | None = None,
+) -> list[list[Example]]:
+    """Shuffled batches; with ``lengths``, rows of similar token length share a batch.
+
+    Bucketing sorts within pools of 50 batches (not the whole set), then shuffles the batch
+    order, so each epoch still mixes topics and channels while padding stays small.
+    """
     order = list(examples)
     rng.shuffle(order)
-    return [order[i : i + size] for i in range(0, len(order), size)]
+    if lengths is None:
+        return [order[i : i + size] for i in range(0, len(order), size)]
+    pool = size * 50
+    batches: list[list[Example]] = []
+    for start in range(0, len(order), pool):
+        chunk = sorted(order[start : start + pool], key=lambda e: lengths[e.text])
+        batches.extend(chunk[i : i + size] for i in range(0, len(chunk), size))
+    rng.shuffle(batches)
+    return batches
+
+
+def _autocast(device: torch.device, dtype: torch.dtype | None) -> torch.autocast:
+    return torch.autocast(
+        device_type=device.type, dtype=dtype or torch.float32, enabled=dtype is not None
+    )
+
+
+def training_dtype(device: torch.device, precision: str) -> torch.dtype | None:
+    """The autocast dtype for fine-tuning; None means plain fp32.
+
+    ``auto`` is fp32 on CPU even where serving uses bf16: measured on an AVX512-BF16 Xeon,
+    a bf16-autocast forward + backward pass of MiniLM took 2.2x as long as fp32 (the
+    backward kernels and the casts around every op cost more than the matmuls save). On
+    CUDA, ``auto`` is bf16 when the device supports it (no loss scaling needed).
+    """
+    if precision == "auto":
+        if device.type == "cuda" and torch.cuda.is_bf16_supported():
+            return torch.bfloat16
+        return None
+    try:
+        return compute_dtype(device, precision)
+    except InferenceError as exc:
+        raise ModelError(f"training precision: {exc}") from exc
+
+
+def freeze_lower_layers(model: MoodClassifier, layers: int) -> int:
+    """Freeze the embeddings and the lowest ``layers`` encoder layers; returns how many froze.
+
+    Lower layers hold general language knowledge that a few thousand examples barely move;
+    freezing them skips their weight gradients (about a third less backward work for 2 of 6).
+    """
+    if layers <= 0:
+        return 0
+    stack = getattr(getattr(model.encoder, "encoder", None), "layer", None)
+    embeddings = getattr(model.encoder, "embeddings", None)
+    if stack is None or embeddings is None:
+        raise ModelError(
+            f"cannot freeze layers of a {type(model.encoder).__name__}: "
+            "it has no .embeddings and .encoder.layer (a BERT-style encoder has)"
+        )
+    frozen = min(layers, len(stack))
+    for module in [embeddings, *list(stack)[:frozen]]:
+        for parameter in module.parameters():
+            parameter.requires_grad_(False)
+    return frozen
 
 
 def _logits(
@@ -108,6 +194,7 @@ def _logits(
     batch: Sequence[Example],
     taxonomy: Taxonomy,
     max_length: int,
+    dtype: torch.dtype | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     device = model.topic_prototypes.device
     encoded = tokenizer(
@@ -117,9 +204,10 @@ def _logits(
         max_length=max_length,
         return_tensors="pt",
     ).to(device)
-    sentiment, topic = model(encoded["input_ids"], encoded["attention_mask"])
+    with _autocast(device, dtype):
+        sentiment, topic = model(encoded["input_ids"], encoded["attention_mask"])
     mask = channel_mask(taxonomy.keys, [e.channel for e in batch]).to(device)
-    return sentiment, topic.masked_fill(~mask, -1e4)
+    return sentiment.float(), topic.float().masked_fill(~mask, -1e4)
 
 
 def fine_tune(
@@ -141,12 +229,24 @@ def fine_tune(
     rng = random.Random(config.seed)
     model, tokenizer, taxonomy = checkpoint.classifier, checkpoint.tokenizer, checkpoint.taxonomy
     model.align_topics(taxonomy, tokenizer)
+    device = model.topic_prototypes.device
+    dtype = training_dtype(device, config.precision)
     train_set, calibration_set = _split_calibration(data, config.calibration_fraction, rng)
+    lengths = (
+        _token_lengths(tokenizer, train_set, config.max_length)
+        if (config.length_bucketing)
+        else None
+    )
+    frozen = freeze_lower_layers(model, config.frozen_layers)
+    topic_weights = (
+        _topic_weights(train_set, taxonomy).to(device) if config.topic_class_balance else None
+    )
 
+    encoder_params = [p for p in model.encoder.parameters() if p.requires_grad]
     head_params = [p for n, p in model.named_parameters() if not n.startswith("encoder.")]
     optimizer = torch.optim.AdamW(
         [
-            {"params": list(model.encoder.parameters()), "lr": config.encoder_lr},
+            {"params": encoder_params, "lr": config.encoder_lr},
             {"params": head_params, "lr": config.head_lr},
         ],
         weight_decay=config.weight_decay,
@@ -159,32 +259,71 @@ def fine_tune(
     result = TrainingResult(
         checkpoint, trained_on=len(train_set), calibrated_on=len(calibration_set)
     )
+    log.info(
+        "fine-tuning on %d examples: %d steps, precision %s, %d encoder layers frozen",
+        len(train_set),
+        steps,
+        "fp32" if dtype is None else str(dtype).rsplit(".", 1)[-1],
+        frozen,
+    )
     model.train()
     bar = tqdm(total=steps, desc="fine-tuning", unit="step", disable=not progress)
     step = 0
+    started = time.perf_counter()
     for _epoch in range(config.epochs):
-        for batch in _batches(train_set, config.batch_size, rng):
+        for batch in _batches(train_set, config.batch_size, rng, lengths):
+            if config.time_budget_s is not None and time.perf_counter() - started > (
+                config.time_budget_s
+            ):
+                result.stopped_by_time_budget = True
+                break
             sentiment_y, topic_y = (torch.tensor(y) for y in _labels(batch, taxonomy))
-            sentiment, topic = _logits(model, tokenizer, batch, taxonomy, config.max_length)
-            loss = _loss(sentiment, sentiment_y, topic, topic_y, config.topic_loss_weight)
+            sentiment, topic = _logits(model, tokenizer, batch, taxonomy, config.max_length, dtype)
+            loss = _loss(
+                sentiment, sentiment_y, topic, topic_y, config.topic_loss_weight, topic_weights
+            )
             optimizer.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
             optimizer.step()
             schedule.step()
             step += 1
+            result.examples_seen += len(batch)
             result.losses.append(loss.item())
             bar.set_postfix(loss=f"{result.losses[-1]:.3f}")
             bar.update()
             if on_step:
                 on_step(step, result.losses[-1])
+        if result.stopped_by_time_budget:
+            log.warning(
+                "time budget of %.0f s reached after %d of %d steps",
+                config.time_budget_s or 0,
+                step,
+                steps,
+            )
+            break
+    result.seconds = time.perf_counter() - started
     bar.close()
+    for parameter in model.parameters():
+        parameter.requires_grad_(True)
     model.eval()
     if calibration_set:
         result.sentiment_temperature, result.topic_temperature = calibrate(
             model, tokenizer, taxonomy, calibration_set, config.max_length
         )
+        result.channel_calibration = {
+            channel: calibration.to_dict()
+            for channel, calibration in model.sentiment_calibration.items()
+        }
     return result
+
+
+def _token_lengths(
+    tokenizer: PreTrainedTokenizerBase, examples: Sequence[Example], max_length: int
+) -> dict[str, int]:
+    texts = sorted({e.text for e in examples})
+    ids = tokenizer(texts, truncation=True, max_length=max_length)["input_ids"]
+    return {text: len(row) for text, row in zip(texts, ids, strict=True)}
 
 
 def _loss(
@@ -193,13 +332,30 @@ def _loss(
     topic: torch.Tensor,
     topic_y: torch.Tensor,
     topic_weight: float,
+    class_weights: torch.Tensor | None = None,
 ) -> torch.Tensor:
     total = sentiment.new_zeros(())
     if (sentiment_y != IGNORE).any():
         total = total + F.cross_entropy(sentiment, sentiment_y, ignore_index=IGNORE)
     if (topic_y != IGNORE).any():
-        total = total + topic_weight * F.cross_entropy(topic, topic_y, ignore_index=IGNORE)
+        total = total + topic_weight * F.cross_entropy(
+            topic, topic_y, weight=class_weights, ignore_index=IGNORE
+        )
     return total
+
+
+def _topic_weights(examples: Sequence[Example], taxonomy: Taxonomy) -> torch.Tensor:
+    """1/sqrt(share) per topic, normalised to mean 1 over the topics that have labels."""
+    _, topics = _labels(examples, taxonomy)
+    counts = torch.bincount(
+        torch.tensor([t for t in topics if t != IGNORE] or [0], dtype=torch.long),
+        minlength=len(taxonomy.keys),
+    ).float()
+    weights = torch.where(counts > 0, (counts.sum() / counts.clamp(min=1)).sqrt(), 0.0)
+    present = weights > 0
+    if present.any():
+        weights = weights / weights[present].mean()
+    return torch.where(present, weights, 1.0)
 
 
 @torch.no_grad()
@@ -210,7 +366,11 @@ def calibrate(
     held_out: Sequence[Example],
     max_length: int,
 ) -> tuple[float, float]:
-    """Fit one temperature per head on held-out data (minimum NLL) and store it in the model."""
+    """Fit one temperature per head on held-out data (minimum NLL) and store it in the model.
+
+    Also fits each channel's sentiment temperature and class prior (``models.calibration``)
+    when the channel has enough held-out labels; returns the two global temperatures.
+    """
     sentiments, topics = [], []
     for start in range(0, len(held_out), 64):
         batch = held_out[start : start + 64]
@@ -222,7 +382,58 @@ def calibrate(
     t_t = _best_temperature(torch.cat(topics), topic_y)
     model.sentiment_temperature.fill_(s_t)
     model.topic_temperature.fill_(t_t)
+    model.zero_shot_other_threshold = fit_other_threshold(model, tokenizer, taxonomy, held_out)
+    all_sentiment = torch.cat(sentiments)
+    model.sentiment_calibration = {}
+    for channel in sorted({e.channel for e in held_out if e.channel}):
+        rows = torch.tensor(
+            [i for i, e in enumerate(held_out) if e.channel == channel], dtype=torch.long
+        )
+        labelled = rows[sentiment_y[rows] != IGNORE]
+        if len(labelled) >= MIN_EXAMPLES:
+            model.sentiment_calibration[channel] = fit_channel_calibration(
+                all_sentiment[labelled], sentiment_y[labelled]
+            )
     return s_t, t_t
+
+
+OTHER_QUANTILE = 0.03  # share of in-taxonomy messages a zero-shot "other" may take
+
+
+@torch.no_grad()
+def fit_other_threshold(
+    model: MoodClassifier,
+    tokenizer: PreTrainedTokenizerBase,
+    taxonomy: Taxonomy,
+    held_out: Sequence[Example],
+    max_length: int = 128,
+) -> float | None:
+    """The cosine below which a zero-shot channel's message is "other" (see ``classifier``).
+
+    Held-out messages whose topic is a named one are compared with the *descriptions* of
+    their channel's named topics, as a new taxonomy would be scored; the threshold is the
+    ``OTHER_QUANTILE`` quantile of their best cosine, so about 3 % of messages that do fit a
+    described topic would be sent to "other". None when there are too few such messages.
+    """
+    named = [
+        e
+        for e in held_out
+        if e.channel and e.topic and e.topic != OTHER and f"{e.channel}/{e.topic}" in taxonomy.keys
+    ]
+    if len(named) < 20:
+        return None
+    was_training = model.training
+    model.eval()
+    best = []
+    for channel in sorted({e.channel for e in named if e.channel}):
+        topics = [t for t in taxonomy.for_channel(channel) if t.slug != OTHER]
+        descriptions = model.embed_texts(tokenizer, [t.prompt for t in topics], max_length)
+        texts = [e.text for e in named if e.channel == channel]
+        for start in range(0, len(texts), 64):
+            embedded = model.embed_texts(tokenizer, texts[start : start + 64], max_length)
+            best.append((embedded @ descriptions.T).max(dim=1).values)
+    model.train(was_training)
+    return float(torch.quantile(torch.cat(best), OTHER_QUANTILE))
 
 
 def _best_temperature(logits: torch.Tensor, labels: torch.Tensor) -> float:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from models.checkpoint import Checkpoint, load_checkpoint, save_checkpoint
-from models.encoder import default_encoder_path, load_encoder
+from models.encoder import default_encoder_path, encoder_languages, load_encoder
 from models.errors import RegistryError
 from models.evaluation import evaluate
 from models.examples import Example, seed_golden_set, seed_training_set, summarize
@@ -43,7 +43,12 @@ def base_checkpoint(
         checkpoint.taxonomy = taxonomy
         return checkpoint
     encoder, tokenizer = load_encoder(encoder_path)
-    return Checkpoint(new_classifier(encoder, tokenizer, taxonomy), tokenizer, taxonomy)
+    return Checkpoint(
+        new_classifier(encoder, tokenizer, taxonomy),
+        tokenizer,
+        taxonomy,
+        encoder_languages(encoder_path),
+    )
 
 
 def headline(report: dict[str, Any]) -> dict[str, Any]:
@@ -69,12 +74,19 @@ def build_version(
     config: TrainingConfig | None = None,
     progress: bool = True,
     notes: str = "",
+    languages: Sequence[str] | None = None,
 ) -> BuiltVersion:
-    """Fine-tune, evaluate on the golden set and register a new (not yet current) version."""
+    """Fine-tune, evaluate on the golden set and register a new (not yet current) version.
+
+    ``languages`` overrides what the version declares it can score (default: the parent's,
+    or what the encoder's model card declares, else ``["en"]``).
+    """
     started = time.perf_counter()
     config = config or TrainingConfig()
     seed_everything(config.seed)  # new heads are initialised randomly: seed before building
     checkpoint = base_checkpoint(registry, taxonomy, encoder_path, parent)
+    if languages is not None:
+        checkpoint.languages = list(languages)
     result = fine_tune(checkpoint, new, replay, config, progress=progress)
     engine = InferenceEngine(checkpoint, "candidate", taxonomy, EngineOptions(device="cpu"))
     engine.warm_up(rounds=1)
@@ -89,6 +101,10 @@ def build_version(
         "final_loss": round(sum(result.losses[-10:]) / max(1, len(result.losses[-10:])), 4),
         "sentiment_temperature": result.sentiment_temperature,
         "topic_temperature": result.topic_temperature,
+        "sentiment_calibration": result.channel_calibration,
+        "languages": checkpoint.languages,
+        "fine_tune_seconds": round(result.seconds, 1),
+        "examples_per_second": round(result.examples_per_second, 1),
         "encoder": str(encoder_path or default_encoder_path())
         if parent is None
         else f"from {parent}",

@@ -27,19 +27,93 @@ def model() -> None:
     """Train, evaluate and manage model versions in the registry (MOODWATCH_REGISTRY_PATH)."""
 
 
+def _parse_duration(value: str | None) -> float | None:
+    """``90``, ``90s``, ``15m`` or ``1h`` → seconds."""
+    if value is None:
+        return None
+    units = {"s": 1, "m": 60, "h": 3600}
+    number, unit = (value[:-1], value[-1]) if value[-1:] in units else (value, "s")
+    try:
+        seconds = float(number) * units[unit]
+    except ValueError as exc:
+        raise click.BadParameter(f"{value!r} is not a duration like 600, 90s, 15m or 1h") from exc
+    if seconds <= 0:
+        raise click.BadParameter("the time budget must be positive")
+    return seconds
+
+
+def _parse_where(values: tuple[str, ...]) -> dict[str, str]:
+    where = {}
+    for value in values:
+        column, sep, wanted = value.partition("=")
+        if not sep or not column:
+            raise click.BadParameter(f"--where {value!r} must look like COLUMN=VALUE")
+        where[column] = wanted
+    return where
+
+
 @model.command()
 @click.option(
     "--data",
     "data_files",
     multiple=True,
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
-    help="Extra labelled JSONL ({text, sentiment?, topic?, channel?}); repeatable.",
+    help="Labelled data: JSONL ({text, sentiment?, topic?, channel?}), or CSV/TSV with a "
+    "header (see --text-column, --label-column, --label-map); repeatable.",
+)
+@click.option(
+    "--texts",
+    "text_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Plain-text file, one text per line; pair each with a --labels file, in order.",
+)
+@click.option(
+    "--labels",
+    "label_files",
+    multiple=True,
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="One label per line, matching the lines of the --texts file given in the same place.",
+)
+@click.option("--text-column", default="text", show_default=True, help="CSV column of the text.")
+@click.option("--label-column", default="label", show_default=True, help="CSV label column.")
+@click.option(
+    "--label-map",
+    help="How the data's labels map to ours, e.g. 'bearish=negative,bullish=positive,"
+    "neutral=neutral' or '0=negative,1=neutral,2=positive'.",
+)
+@click.option(
+    "--where",
+    "where_filters",
+    multiple=True,
+    help="Keep only rows whose COLUMN equals VALUE (e.g. split=train); repeatable.",
+)
+@click.option(
+    "--channel",
+    type=click.Choice(["news", "chat"]),
+    help="Channel for --data/--texts rows that carry none (steers per-channel calibration).",
 )
 @click.option("--no-seed", is_flag=True, help="Train only on --data, without the bundled seed set.")
 @click.option("--parent", help="Fine-tune this version further instead of the plain encoder.")
-@click.option("--epochs", type=click.IntRange(1, 50), default=4, show_default=True)
+@click.option("--epochs", type=click.IntRange(1, 50), default=3, show_default=True)
 @click.option(
-    "--seed", "random_seed", type=int, default=1234, show_default=True, help="Random seed."
+    "--time-budget",
+    help="Stop fine-tuning after this long (600, 90s, 15m, 1h), then calibrate and register.",
+)
+@click.option(
+    "--frozen-layers",
+    type=click.IntRange(0, 48),
+    default=2,
+    show_default=True,
+    help="Lowest encoder layers kept frozen (faster; 0 trains them all).",
+)
+@click.option(
+    "--random-seed",
+    "random_seed",
+    type=int,
+    default=1234,
+    show_default=True,
+    help="Random seed for weight initialisation and shuffling (reproducible runs).",
 )
 @click.option(
     "--promote/--no-promote",
@@ -48,30 +122,65 @@ def model() -> None:
 )
 def train(
     data_files: tuple[Path, ...],
+    text_files: tuple[Path, ...],
+    label_files: tuple[Path, ...],
+    text_column: str,
+    label_column: str,
+    label_map: str | None,
+    where_filters: tuple[str, ...],
+    channel: str | None,
     no_seed: bool,
     parent: str | None,
     epochs: int,
+    time_budget: str | None,
+    frozen_layers: int,
     random_seed: int,
     promote: bool | None,
 ) -> None:
     """Fine-tune a new version (encoder included) and print its evaluation on the golden set."""
+    from models.datasets import (
+        parse_label_map,
+        read_csv_rows,
+        read_jsonl_rows,
+        read_text_label_files,
+    )
     from models.evaluation import render_report
-    from models.examples import read_jsonl, seed_training_set
+    from models.examples import seed_training_set
     from models.training import TrainingConfig
     from models.versions import build_version
 
+    if len(text_files) != len(label_files):
+        raise click.UsageError(
+            f"{len(text_files)} --texts files but {len(label_files)} --labels files; "
+            "give them in pairs"
+        )
     settings = load_settings()
     registry, taxonomy = _registry(settings), _taxonomy(settings)
+    mapping, where = parse_label_map(label_map), _parse_where(where_filters)
     new = [] if no_seed else seed_training_set()
     for path in data_files:
-        new.extend(read_jsonl(path))
+        if path.suffix.lower() in (".csv", ".tsv"):
+            rows = read_csv_rows(path, text_column, label_column, mapping, channel, where)
+        else:
+            rows = read_jsonl_rows(path, mapping, channel, where)
+        click.echo(f"{path}: {len(rows)} labelled examples")
+        new.extend(rows)
+    for texts, labels in zip(text_files, label_files, strict=True):
+        rows = read_text_label_files(texts, labels, mapping, channel)
+        click.echo(f"{texts} + {labels}: {len(rows)} labelled examples")
+        new.extend(rows)
     config = TrainingConfig(
         epochs=epochs,
         seed=random_seed,
         max_length=settings.max_seq_length,
         threads=settings.torch_threads,
+        frozen_layers=frozen_layers,
+        time_budget_s=_parse_duration(time_budget),
     )
-    click.echo(f"training on {len(new)} labelled examples ({epochs} epochs, seed {random_seed})")
+    budget = f", time budget {time_budget}" if time_budget else ""
+    click.echo(
+        f"training on {len(new)} labelled examples ({epochs} epochs, seed {random_seed}{budget})"
+    )
     built = build_version(
         registry, taxonomy, new, parent=parent, encoder_path=settings.encoder_path, config=config
     )

@@ -5,6 +5,7 @@ var/test-cache keyed by everything that shapes it (seed data, taxonomy, model co
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import pytest
@@ -73,3 +74,28 @@ def test_bf16_scores_the_golden_set_like_fp32(default_registry: Registry) -> Non
     for head in ("sentiment", "topic"):
         assert bf16[head]["macro_f1"] >= fp32[head]["macro_f1"] - 0.01, head
         assert abs(bf16[head]["ece"] - fp32[head]["ece"]) <= 0.02, head
+
+
+SHARED_DATA = REPO.parent / "shared" / "data"
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="no ../shared/data (public benchmark sets)")
+def test_quality_bench_slice_on_public_data(
+    default_registry: Registry, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A small slice of bench/model_quality.py, so a regression on real text shows in CI.
+
+    Floors sit well under the full-set targets (a 150-row slice is noisy) and above VADER
+    where the issue measured the old model at or below it.
+    """
+    from bench.model_quality import main
+
+    assert main(["--registry", str(default_registry.root), "--limit", "150"]) == 0
+    report = json.loads(capsys.readouterr().out.split("\n| set |")[0])
+    sentiment = report["sentiment"]
+    assert sentiment["sst2_dev"]["model"]["binary"]["macro_f1"] >= 0.72
+    assert sentiment["uci_sentences"]["model"]["binary"]["macro_f1"] >= 0.78
+    assert sentiment["twitter_financial_news"]["model"]["macro_f1"] >= 0.45
+    assert sentiment["tweeteval_sentiment"]["model"]["macro_f1"] >= 0.45
+    assert report["golden"]["sentiment"]["macro_f1"] >= 0.80
