@@ -17,6 +17,9 @@ if TYPE_CHECKING:  # only a type here: importing the engine would import torch
     from models.inference import Prediction
 
 
+UNSUPPORTED = "unsupported"
+
+
 def iso(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds")
 
@@ -49,6 +52,28 @@ def scored_document(
             "probs": prediction.topic_probs,
         },
         "model_version": prediction.model_version,
+        "redactions": list(message.redactions),
+        "kafka": {
+            "topic": message.position.topic,
+            "partition": message.position.partition,
+            "offset": message.position.offset,
+        },
+    }
+
+
+def unsupported_document(
+    message: Message, model_version: str, ingested_at: datetime, scored_at: datetime
+) -> dict[str, Any]:
+    """A message in a language the serving version does not support: indexed with its ``lang``
+    and ``sentiment.label: "unsupported"`` — no topic, no confidence, nothing for alert rules
+    (they count negative/neutral/positive only) to mistake for an opinion."""
+    return {
+        **contract_fields(message),
+        "ingested_at": iso(ingested_at),
+        "scored_at": iso(scored_at),
+        "indexed_at": iso(datetime.now(UTC)),
+        "sentiment": {"label": UNSUPPORTED},
+        "model_version": model_version,
         "redactions": list(message.redactions),
         "kafka": {
             "topic": message.position.topic,

@@ -87,6 +87,13 @@ class WorkerMetrics:
             registry=r,
         )
 
+        self.unsupported_language = Counter(
+            "moodwatch_unsupported_language",
+            "Messages indexed unscored: their language is not one the model supports",
+            ["lang"],
+            registry=r,
+        )
+
     def dependency_changed(self, name: str, up: bool) -> None:
         self.dependency_up.labels(dependency=name).set(1 if up else 0)
 

@@ -32,14 +32,15 @@ import random
 import time
 from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from models.errors import InferenceError
 from models.inference import Prediction
+from models.language import UNDETERMINED, detect_languages, is_supported
 from stream.dependencies import ELASTICSEARCH, KAFKA, MODEL, Dependencies
-from stream.documents import bulk_lines, scored_document
+from stream.documents import bulk_lines, scored_document, unsupported_document
 from stream.errors import IndexingError
 from stream.es_sink import ElasticsearchSink, IndexRequest
 from stream.index_layout import IndexLayout
@@ -64,6 +65,9 @@ class Scorer(Protocol):
     @property
     def version(self) -> str: ...
 
+    @property
+    def languages(self) -> list[str]: ...
+
     async def score(
         self, texts: Sequence[str], channels: Sequence[str | None]
     ) -> list[Prediction]: ...
@@ -74,6 +78,14 @@ class DeadLetterSink(Protocol):
         """Return only when the record is durable in the dead-letter topic."""
 
 
+@dataclass(frozen=True, slots=True)
+class Unsupported:
+    """The message's language is not one the serving version scores."""
+
+    language: str
+    model_version: str
+
+
 @dataclass
 class Batch:
     records: list[RawRecord]
@@ -81,7 +93,7 @@ class Batch:
     received_at: datetime
     accepted: list[Message] = field(default_factory=list)
     raw_by_id: dict[str, RawRecord] = field(default_factory=dict)
-    results: list[Prediction | Rejection] = field(default_factory=list)
+    results: list[Prediction | Rejection | Unsupported] = field(default_factory=list)
     scored_at: datetime | None = None
 
 
@@ -230,7 +242,7 @@ class Pipeline:
                 while True:
                     try:
                         with self.metrics.inference_seconds.time():
-                            batch.results = await self._score(batch.accepted)
+                            batch.results = await self._score_supported(batch)
                     except ModelUnavailable as exc:
                         attempt = await self._hold(attempt, MODEL, str(exc))
                         continue
@@ -290,6 +302,31 @@ class Pipeline:
             redactions=kinds,
         )
 
+    async def _score_supported(self, batch: Batch) -> list[Prediction | Rejection | Unsupported]:
+        """Score the messages in a language the serving version supports; mark the others.
+
+        A message without ``lang`` gets the detected one (stored in its document); the check is
+        redone per batch, so a swap to a multilingual version takes effect at once.
+        """
+        missing = [i for i, m in enumerate(batch.accepted) if not m.lang]
+        if missing:
+            found = detect_languages([batch.accepted[i].text for i in missing])
+            for i, lang in zip(missing, found, strict=True):
+                batch.accepted[i] = replace(batch.accepted[i], lang=lang)
+        supported = self.scorer.languages
+        version = self.scorer.version
+        results: list[Prediction | Rejection | Unsupported] = []
+        todo = [m for m in batch.accepted if is_supported(m.lang or UNDETERMINED, supported)]
+        scored = iter(await self._score(todo)) if todo else iter(())
+        for message in batch.accepted:
+            if is_supported(message.lang or UNDETERMINED, supported):
+                results.append(next(scored))
+            else:
+                language = message.lang or UNDETERMINED
+                self.metrics.unsupported_language.labels(lang=language[:16]).inc()
+                results.append(Unsupported(language, version))
+        return results
+
     async def _score(self, messages: list[Message]) -> list[Prediction | Rejection]:
         """Score a batch; when the model fails, tell a bad text from a broken model.
 
@@ -316,7 +353,7 @@ class Pipeline:
 
     async def _index(self, batch: Batch) -> None:
         assert batch.scored_at is not None
-        scored = [
+        scored: list[tuple[Message, Prediction | Unsupported]] = [
             (message, result)
             for message, result in zip(batch.accepted, batch.results, strict=True)
             if not isinstance(result, Rejection)
@@ -331,7 +368,14 @@ class Pipeline:
         by_id: dict[str, Message] = {}
         for message, prediction in scored:
             try:
-                document = scored_document(message, prediction, batch.received_at, batch.scored_at)
+                if isinstance(prediction, Unsupported):
+                    document = unsupported_document(
+                        message, prediction.model_version, batch.received_at, batch.scored_at
+                    )
+                else:
+                    document = scored_document(
+                        message, prediction, batch.received_at, batch.scored_at
+                    )
                 index = existing.get(message.id) or self.layout.messages_index(message.created_at)
                 requests.append(IndexRequest(message.id, bulk_lines(index, message.id, document)))
             except Exception as exc:  # e.g. a field that cannot be encoded: this record only

@@ -24,6 +24,11 @@ class ScoringThread:
     def version(self) -> str:
         return self._engine.version
 
+    @property
+    def languages(self) -> list[str]:
+        """The languages the serving version scores (``"*"``: any)."""
+        return list(getattr(self._engine, "languages", ["en"]))
+
     def swap(self, engine: InferenceEngine) -> InferenceEngine:
         """Serve ``engine`` from the next batch on; returns the engine it replaced."""
         old, self._engine = self._engine, engine

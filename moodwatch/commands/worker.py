@@ -43,6 +43,9 @@ def worker(web_port: int | None) -> None:
     registry = Registry(settings.registry_path)
     taxonomy = load_taxonomy(settings.taxonomy_path)
     ensure_default_version(registry, taxonomy, settings.encoder_path)
+    from models.language import load_identifier
+
+    load_identifier()  # now, not on the first message without a `lang`
     options = engine_options(settings)
     engine = load_engine(registry, None, taxonomy, options)
     client = elasticsearch(settings)

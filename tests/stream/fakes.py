@@ -29,6 +29,7 @@ class FakeScorer:
     version = "fake-1"
 
     def __init__(self) -> None:
+        self.languages = ["en"]
         self.calls: list[list[str]] = []
         self.gate: asyncio.Event | None = None  # when set, scoring waits for it
         self.broken = False  # when set, every call fails, as with a sticky CUDA error

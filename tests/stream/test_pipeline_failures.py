@@ -158,3 +158,43 @@ async def test_dead_letters_are_keyed_by_their_source_position() -> None:
     finally:
         await h.pipeline.stop()
     assert keys == [b"chat-0-0", b"chat-0-1"]
+
+
+async def test_messages_in_unsupported_languages_are_indexed_unscored() -> None:
+    h = Harness(FakeElasticsearch())
+    h.pipeline.start()
+    try:
+        await h.submit(
+            h.records(
+                msg("the refund has not arrived and support is useless", id="en"),
+                msg("这家银行的服务太差了，退款三周还没到账", id="zh"),
+                msg("bad service, they said it was fine", id="given", lang="fr"),
+            )
+        )
+        await h.drained()
+    finally:
+        await h.pipeline.stop()
+    docs = h.es.documents
+    assert docs["en"]["lang"] == "en" and docs["en"]["sentiment"]["label"] == "positive"
+    assert docs["zh"]["lang"] == "zh"
+    assert docs["zh"]["sentiment"] == {"label": "unsupported"}, "no label, no confidence"
+    assert "topic" not in docs["zh"]
+    assert docs["given"]["lang"] == "fr", "the producer's lang is kept, not re-detected"
+    assert docs["given"]["sentiment"] == {"label": "unsupported"}
+    assert [t for call in h.scorer.calls for t in call] == [
+        "the refund has not arrived and support is useless"
+    ], "unsupported texts never reach the model"
+    exposition = h.metrics.exposition().decode()
+    assert 'moodwatch_unsupported_language_total{lang="zh"} 1.0' in exposition
+
+
+async def test_a_multilingual_version_scores_every_language() -> None:
+    h = Harness(FakeElasticsearch())
+    h.scorer.languages = ["en", "zh"]
+    h.pipeline.start()
+    try:
+        await h.submit(h.records(msg("这家银行的服务太差了 bad", id="zh")))
+        await h.drained()
+    finally:
+        await h.pipeline.stop()
+    assert h.es.documents["zh"]["sentiment"]["label"] == "negative"
