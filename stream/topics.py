@@ -23,6 +23,15 @@ def topic_names(settings: Settings) -> list[str]:
     ]
 
 
+def _configs(name: str, settings: Settings) -> dict[str, str]:
+    """Dead letters are keyed by their source position: compaction keeps one per record even
+    when a worker died after sending one and before committing (the next owner sends it again);
+    ``delete`` keeps the usual retention."""
+    if name == settings.topic_dead_letter:
+        return {"cleanup.policy": "compact,delete"}
+    return {}
+
+
 async def ensure_topics(settings: Settings, replication_factor: int = 1) -> list[str]:
     """Create whichever of the topics is missing; returns the names it created."""
     admin = AIOKafkaAdminClient(**kafka_options(settings))
@@ -33,7 +42,15 @@ async def ensure_topics(settings: Settings, replication_factor: int = 1) -> list
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker won the race
                 await admin.create_topics(
-                    [NewTopic(n, settings.topic_partitions, replication_factor) for n in missing]
+                    [
+                        NewTopic(
+                            n,
+                            settings.topic_partitions,
+                            replication_factor,
+                            topic_configs=_configs(n, settings),
+                        )
+                        for n in missing
+                    ]
                 )
         return missing
     except KafkaConnectionError as exc:
