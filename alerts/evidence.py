@@ -23,6 +23,8 @@ from alerts.windows import WindowPlan
 log = logging.getLogger(__name__)
 
 
+SAMPLE_MESSAGES = 5
+
 def dashboard_link(
     dashboard_url: str, rule: AlertRule, group: str, plan: WindowPlan, episode_id: str
 ) -> str:
@@ -92,7 +94,7 @@ def collect_evidence(
             index=index,
             query=query,
             aggs=aggs,
-            size=5,
+            size=SAMPLE_MESSAGES * 4,  # room to skip repeats of the same text
             sort=[{"sentiment.confidence": "desc"}],
             source_includes=[
                 "id",
@@ -126,9 +128,14 @@ def collect_evidence(
         }
         for b in found.get("rising_terms", {}).get("buckets", [])
     ]
-    messages = []
+    messages: list[dict[str, Any]] = []
+    texts: set[str] = set()
     for hit in response["hits"]["hits"]:
         source = hit["_source"]
+        text = " ".join(str(source.get("text") or "").lower().split())
+        if text in texts or len(messages) >= SAMPLE_MESSAGES:
+            continue  # a copied complaint says nothing new; show five different ones
+        texts.add(text)
         messages.append(
             {
                 "id": source.get("id"),

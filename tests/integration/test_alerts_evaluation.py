@@ -148,6 +148,28 @@ def test_a_negative_burst_on_one_topic_fires_once_for_it_and_resolves(
     assert (silence.rule, silence.group) == ("chat-spike", "topic-01")
 
 
+def test_the_evidence_shows_different_messages_not_one_complaint_five_times(
+    es: Elasticsearch, prefix: str
+) -> None:
+    # A flood of copies (a bot, a retried send, a pasted template) of three complaints.
+    copies = ["refund never arrived", "app broken again", "charged twice outage"]
+    history = chat_history("topic-01")
+    burst = [d for d in history if d["topic"]["label"] == "topic-01"  # type: ignore[index]
+             and d["created_at"] >= T.isoformat()]  # fmt: skip
+    for number, document in enumerate(burst):
+        document["text"] = copies[number % len(copies)]
+    seed(es, prefix, history)
+    evaluator = evaluator_for(es, prefix)
+    rule = AlertRule.model_validate(SPIKE_RULE)
+    for tick in evaluation_ticks(T - timedelta(minutes=2), T + timedelta(minutes=2), EVERY):
+        evaluator.evaluate(rule, tick)
+    es.indices.refresh(index=f"{prefix}-alerts")
+    (episode,) = evaluator.store.list_episodes(rule="chat-spike")
+    texts = [m["text"] for m in episode.evidence["messages"]]
+    assert len(texts) == 5 and len(set(texts)) == 5, texts  # the calm negatives fill the rest
+    assert set(copies) <= set(texts), texts
+
+
 def test_three_negative_of_four_below_min_count_does_not_fire(
     es: Elasticsearch, prefix: str
 ) -> None:
