@@ -123,6 +123,13 @@ class Settings(BaseSettings):
     worker_stop_grace_s: float = Field(
         8.0, gt=0, le=300, description="A stop not done after this long exits anyway."
     )
+    model_check_interval_s: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        description="How often a worker also compares the registry's current version with the "
+        "one it serves (catches a model-updates event it missed while starting or cut off).",
+    )
     breaker_threshold: int = Field(
         5,
         ge=1,

@@ -25,6 +25,7 @@ import os
 import shutil
 import signal
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, NoReturn
@@ -55,6 +56,7 @@ UNKNOWN = Reason.UNKNOWN_MESSAGE
 
 # Loads a model version for serving (checksum verified, warmed up); raises when it cannot.
 EngineLoader = Callable[[str], InferenceEngine]
+CurrentVersion = Callable[[], str | None]  # the registry's current version id
 
 
 def faust_credentials(settings: Settings) -> Any:
@@ -90,6 +92,7 @@ class Worker:
         *,
         web_port: int | None = None,
         load_version: EngineLoader | None = None,
+        current_version: CurrentVersion | None = None,
         taxonomy: Taxonomy | None = None,
     ) -> None:
         self.settings = settings
@@ -98,6 +101,8 @@ class Worker:
         self.dependencies = Dependencies(on_change=self.metrics.dependency_changed)
         self.scoring = ScoringThread(engine)
         self.load_version = load_version
+        self.current_version = current_version
+        self._refused_version: str | None = None  # failed to load; retried only on an event
         self.taxonomy = taxonomy
         self.processed: dict[TP, int] = {}
         self.pipeline: Pipeline | None = None
@@ -275,7 +280,10 @@ class Worker:
         """Every worker reads every model-updates event: no consumer group, new events only.
 
         A version promoted while this worker was starting is already what it loaded as
-        ``current``; an event for it is then a no-op.
+        ``current``; an event for it is then a no-op. An event missed anyway (promoted between
+        loading ``current`` and subscribing, or while Kafka was out of reach) is caught by
+        comparing the registry's current version with the served one every
+        ``model_check_interval_s``; a version that failed to load is not retried that way.
         """
         if self.load_version is None:
             return
@@ -289,11 +297,15 @@ class Worker:
         try:
             await consumer.start()
             log.info("following model updates on %s", self.settings.topic_model_updates)
+            checked = time.monotonic()
             while not self._stopped:
                 found = await consumer.getmany(timeout_ms=1000)
                 for records in found.values():
                     for record in records:
                         await self.apply_model_update(record.value)
+                if time.monotonic() - checked >= self.settings.model_check_interval_s:
+                    checked = time.monotonic()
+                    await self.follow_registry()
         except asyncio.CancelledError:
             raise
         except Exception:
@@ -314,6 +326,26 @@ class Worker:
         except (ValueError, KeyError, TypeError) as exc:
             log.warning("ignoring a model-updates record that is not an event: %s", exc)
             return False
+        return await self._swap_to(version)
+
+    async def follow_registry(self) -> bool:
+        """Swap to the registry's current version when it is not the served one (and did not
+        already fail to load); whether a swap happened."""
+        if self.current_version is None:
+            return False
+        loop = asyncio.get_running_loop()
+        try:
+            version = await loop.run_in_executor(None, self.current_version)
+        except Exception as exc:  # an unreadable registry must not stop the listener
+            log.warning("cannot read the registry's current version: %s", exc)
+            return False
+        if version is None or version == self._refused_version:
+            return False
+        if version != self.scoring.version:
+            log.info("the registry's current version is %s; no event announced it", version)
+        return await self._swap_to(version)
+
+    async def _swap_to(self, version: str) -> bool:
         if version == self.scoring.version or self.load_version is None:
             return False
         loop = asyncio.get_running_loop()
@@ -321,6 +353,7 @@ class Worker:
             # Off the event loop and off the scoring thread: serving goes on meanwhile.
             engine = await loop.run_in_executor(None, self.load_version, version)
         except Exception as exc:
+            self._refused_version = version
             self.model_update_error = f"{version}: {exc}"[:500]
             self.metrics.model_load_failures.inc()
             log.error(
@@ -331,6 +364,7 @@ class Worker:
         self.metrics.serve_version(engine.version)
         self.metrics.model_swaps.inc()
         self.model_update_error = None
+        self._refused_version = None
         self.scoring.after_current_batch(old.retire)
         log.info("now serving model %s (was %s)", engine.version, old.version)
         return True

@@ -65,5 +65,6 @@ def worker(web_port: int | None) -> None:
         engine,
         web_port=web_port,
         load_version=lambda version: load_engine(registry, version, taxonomy, options),
+        current_version=registry.current_id,
         taxonomy=taxonomy,
     ).run()

@@ -114,3 +114,20 @@ def test_a_corrupt_version_is_refused_and_the_old_one_keeps_serving(  # type: ig
     rig.produce(_messages(0, 50))
     rig.wait_indexed(50, timeout=120)
     assert {d["model_version"] for d in rig.documents()} == {old}
+
+
+@pytest.mark.slow
+def test_a_promotion_whose_event_was_missed_is_followed_from_the_registry(  # type: ignore[no-untyped-def]
+    rig: StreamRig, tiny_registry: Registry, build_tiny, tmp_path: Path
+) -> None:
+    registry = _own_registry(rig, tiny_registry, tmp_path)
+    rig.env["MOODWATCH_MODEL_CHECK_INTERVAL_S"] = "2"
+    worker = rig.start_worker("a")
+    new = build_tiny(registry, seed=17).version.id
+    registry.promote(new, reason="test")  # and no event: as if announced while it was starting
+
+    wait_for(lambda: worker.health()["model_version"] == new, 120, "the worker to follow")
+    rig.produce(_messages(0, 50))
+    rig.wait_indexed(50, timeout=120)
+    assert {d["model_version"] for d in rig.documents()} == {new}
+    assert "moodwatch_model_swaps_total 1.0" in worker.metrics()
