@@ -7,6 +7,7 @@ Cheap and local: nothing here opens a network connection. Java is asked for its 
 
 from __future__ import annotations
 
+import platform
 import re
 import shutil
 import subprocess
@@ -31,7 +32,7 @@ _JAVA_VERSION = re.compile(r'version "(\d+)(?:\.(\d+))?[^"]*"')
 
 def check_python(version: tuple[int, int] | None = None) -> Finding:
     major_minor = version or (sys.version_info.major, sys.version_info.minor)
-    shown = f"{major_minor[0]}.{major_minor[1]}"
+    shown = f"{major_minor[0]}.{major_minor[1]}" if version else platform.python_version()
     low, high = PYTHON_SUPPORTED
     if low <= major_minor < high:
         return ok("python", f"Python {shown} ({sys.executable})", version=shown)

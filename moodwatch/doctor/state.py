@@ -25,7 +25,7 @@ TRAIN_DEFAULT = "`moodwatch model train --time-budget 5m` (makes the first versi
 
 
 def check_registry(settings: Settings) -> Finding:
-    root = settings.registry_path
+    root = settings.registry_path.expanduser().resolve()
     registry = Registry(root)
     try:
         current = registry.current()
