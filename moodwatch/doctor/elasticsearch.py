@@ -41,8 +41,9 @@ def check_elasticsearch(settings: Settings, client: Elasticsearch) -> Finding:
         nodes = client.nodes.info(node_id="_all", filter_path="nodes.*.version").body
         health = client.cluster.health().body
     except (TransportError, ApiError) as exc:
+        # Refused or timed out: exit 3 (try later); an answer refusing us (401, 403): exit 1.
         return fail("elasticsearch", f"cannot reach Elasticsearch at {where}: {_reason(exc)}",
-                    _unreachable_fix(settings, exc), unreachable=True)
+                    _unreachable_fix(settings, exc), unreachable=isinstance(exc, TransportError))
     versions = sorted({node["version"] for node in (nodes.get("nodes") or {}).values()})
     status = str(health.get("status"))
     details: dict[str, Any] = {

@@ -28,7 +28,9 @@ SEPARATORS = {"|", "||", "&&", ";"}
 
 def shell_blocks(text: str) -> list[str]:
     """The bodies of fenced code blocks in a shell language (or none given)."""
-    blocks, body, language = [], [], None
+    blocks: list[str] = []
+    body: list[str] = []
+    language: str | None = None
     for line in text.splitlines():
         match = FENCE.match(line.strip())
         if match and language is None:
@@ -71,7 +73,7 @@ def command_lines(block: str) -> list[list[str]]:
 
 
 def documented_commands() -> list[tuple[str, list[str]]]:
-    found = []
+    found: list[tuple[str, list[str]]] = []
     for page in PAGES:
         for block in shell_blocks(page.read_text(encoding="utf-8")):
             found.extend((page.relative_to(ROOT).as_posix(), argv) for argv in command_lines(block))
