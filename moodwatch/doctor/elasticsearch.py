@@ -81,7 +81,10 @@ def _reason(exc: Exception) -> str:
 def _unreachable_fix(settings: Settings, exc: Exception) -> str:
     if isinstance(exc, ApiError) and exc.meta.status in (401, 403):
         return ("check MOODWATCH_ES_API_KEY (or MOODWATCH_ES_USERNAME / MOODWATCH_ES_PASSWORD) "
-                "and the key's privileges on the moodwatch-* indices")
+                "and the key's privileges: cluster monitor, and the moodwatch* indices")
+    if isinstance(exc, ApiError):
+        return (f"something answered HTTP {exc.meta.status} but not as Elasticsearch: check that "
+                "MOODWATCH_ES_HOSTS points at the cluster itself")
     if is_local_elasticsearch(settings):
         return "start it: `moodwatch infra up` (then `moodwatch infra status`)"
     return ("check MOODWATCH_ES_HOSTS, MOODWATCH_ES_CA_CERT and that the cluster is up "

@@ -14,6 +14,7 @@ from typing import Any
 from aiokafka.client import AIOKafkaClient
 from aiokafka.errors import KafkaError
 
+from infra import probes
 from infra.config import KAFKA_VERSION, plan
 from infra.pidfile import owned_pid
 from moodwatch.doctor.findings import Finding, fail, ok, warn
@@ -69,12 +70,19 @@ def check_kafka(settings: Settings, timeout_s: float) -> list[Finding]:
     try:
         topics = asyncio.run(kafka_metadata(settings, timeout_s))
     except (KafkaError, OSError, TimeoutError) as exc:
-        fix = (
-            "start it: `moodwatch infra up` (then `moodwatch infra status`)"
-            if local
-            else "check MOODWATCH_KAFKA_BOOTSTRAP_SERVERS and the MOODWATCH_KAFKA_SECURITY_* "
-            "settings, and that the brokers are up"
-        )
+        if local and not probes.port_is_free(settings.kafka_port):
+            fix = (
+                f"port {settings.kafka_port} is held by something that does not answer as Kafka "
+                f"(see `port {settings.kafka_port}`): stop it, or move ours with "
+                "MOODWATCH_KAFKA_PORT and MOODWATCH_KAFKA_BOOTSTRAP_SERVERS"
+            )
+        elif local:
+            fix = "start it: `moodwatch infra up` (then `moodwatch infra status`)"
+        else:
+            fix = (
+                "check MOODWATCH_KAFKA_BOOTSTRAP_SERVERS and the MOODWATCH_KAFKA_SECURITY_* "
+                "settings, and that the brokers are up"
+            )
         reason = str(exc) or type(exc).__name__
         return [fail("kafka", f"cannot reach Kafka at {where}: {reason}", fix, unreachable=True)]
     if topics is None:

@@ -127,9 +127,13 @@ def _listening_inodes(port: int, proc: Path) -> set[str]:
     return inodes
 
 
+# Straight to the port: an HTTP_PROXY in the environment must not answer for a local port.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
 def _get_text(port: int, path: str, timeout_s: float) -> str | None:
     try:
-        with urllib.request.urlopen(f"http://{probes.HOST}:{port}{path}", timeout=timeout_s) as r:
+        with _DIRECT.open(f"http://{probes.HOST}:{port}{path}", timeout=timeout_s) as r:
             return str(r.read(65536).decode("utf-8", "replace"))
     except urllib.error.HTTPError as exc:  # a 503 from /health still tells who is speaking
         return str(exc.read(65536).decode("utf-8", "replace"))

@@ -110,7 +110,7 @@ def test_busy_kafka_port_is_reported_as_something_else_with_advice(
     assert port.details["holder"].startswith(f"pid {os.getpid()} ")
     assert "MOODWATCH_KAFKA_PORT=" in port.fix
     assert checks["kafka"].status is Status.FAIL
-    assert "moodwatch infra up" in checks["kafka"].fix
+    assert "does not answer as Kafka" in checks["kafka"].fix
     assert checks["elasticsearch"].status is Status.OK
     assert report.exit_code == EXIT_UNAVAILABLE
     # A silent peer must not hold doctor for the clients' default 30-40 s request timeouts.
