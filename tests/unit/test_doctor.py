@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import os
 import socket
+import subprocess
+import sys
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -266,3 +268,25 @@ def test_exit_code_tells_unreachable_from_fixable() -> None:
     text = "\n".join(both.lines())
     assert "fix: start" in text
     assert "2 problem(s)" in text
+
+
+def test_a_crashing_check_becomes_a_failed_finding(monkeypatch: pytest.MonkeyPatch) -> None:
+    from moodwatch.doctor import checkup
+
+    def broken() -> list[Any]:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(checkup, "checks", lambda settings, timeout_s: [broken])
+    report = checkup.run_checkup(settings(), timeout_s=0.1)
+    (finding,) = report.findings
+    assert finding.status is Status.FAIL
+    assert "RuntimeError: boom" in finding.summary
+    assert report.exit_code == EXIT_ERROR
+
+
+def test_doctor_imports_neither_torch_nor_faust() -> None:
+    # doctor must answer in seconds: importing the model stack alone would take longer.
+    code = "import sys, moodwatch.doctor; print(sorted({'torch', 'faust'} & set(sys.modules)))"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=120, check=True)
+    assert done.stdout.strip() == "[]"
