@@ -5,10 +5,10 @@ MOODWATCH ?= .venv/bin/moodwatch
 
 .PHONY: run stop test setup lint infra-up infra-down infra-status
 
-run: setup  ## local Kafka + Elasticsearch, the default model, a worker and the sample stream
+run: setup  ## the whole system on local services with the sample story (Ctrl-C stops it)
 	HF_HUB_OFFLINE=1 $(MOODWATCH) demo run
 
-stop:  ## stop the demo worker and the local services
+stop:  ## stop the demo's processes and the local services
 	$(MOODWATCH) demo stop
 
 test:  ## install what is missing, then lint, types and every test on real Kafka + Elasticsearch

@@ -3,6 +3,7 @@ tests/integration/conftest.py; everything here runs without services."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from models.inference import EngineOptions, InferenceEngine
 from models.registry import Registry
 from models.taxonomy import Taxonomy, load_taxonomy
 from models.training import TrainingConfig
-from models.versions import BuiltVersion, build_version, load_engine
+from models.versions import BuiltVersion, build_version, ensure_default_version, load_engine
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -87,3 +88,26 @@ def build_tiny(taxonomy: Taxonomy):  # type: ignore[no-untyped-def]
         return _build(registry, taxonomy, seed)
 
     return build
+
+
+# --- the default model (a few minutes on CPU), cached under var/test-cache ------------------
+
+
+def _default_model_fingerprint() -> str:
+    """Everything that shapes the default version: model code, seed data, taxonomy."""
+    digest = hashlib.sha256()
+    models = REPO / "models"
+    inputs = sorted(models.rglob("*.py")) + sorted(models.rglob("*.jsonl"))
+    for path in [*inputs, models / "taxonomy.yaml"]:
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+@pytest.fixture(scope="session")
+def default_registry() -> Registry:
+    """The default version trained on the bundled seed data, as `make run` builds it; cached
+    across runs by fingerprint. Read-only: copy it before promoting anything into it."""
+    registry = Registry(REPO / "var" / "test-cache" / f"default-{_default_model_fingerprint()}")
+    ensure_default_version(registry, load_taxonomy(), progress=False)
+    return registry
+

@@ -1,8 +1,13 @@
 """``moodwatch demo``: the whole system on local services, for a first look.
 
 ``demo run`` starts Kafka + Elasticsearch (if needed), makes sure a model is current (training
-the default one on the seed data the first time), starts a background worker, feeds the bundled
-sample stream and reports what got indexed. ``demo stop`` stops the worker and the services.
+the default one on the seed data the first time), starts a worker, the alerter, the retrain
+scheduler and the dashboard, and replays the bundled sample stream in real time: a calm
+baseline, an outage that floods the chat queue (an alert fires, then resolves), and a labeller
+whose labels make the scheduler retrain and the worker hot-swap the promoted version. It
+prints each of those as it happens. Ctrl-C (or ``demo stop`` from another terminal) stops what
+it started. ``demo feed`` sends the samples once, as fast as possible, and reports what got
+indexed.
 """
 
 from __future__ import annotations
@@ -10,118 +15,264 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import json
 import os
+import secrets
 import signal
-import subprocess
-import sys
 import time
-import urllib.request
 from collections.abc import Iterator
-from importlib import resources
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import click
 
-from infra import pidfile
+from moodwatch.demo.processes import Process, Supervisor
+from moodwatch.demo.scenario import LABELER, SAMPLES, Scenario, Timeline
 from moodwatch.errors import InfraError
 from moodwatch.settings import Settings, load_settings
 
-SAMPLES = Path(str(resources.files("stream").joinpath("samples")))
+# Settings the demo's processes get unless the user's environment says otherwise: short rule
+# windows, and a retrain as soon as a few dozen labels arrived, so all of it fits in minutes.
+DEMO_DEFAULTS = {
+    "MOODWATCH_ALERT_RULES_PATH": str(SAMPLES / "demo_rules.yaml"),
+    "MOODWATCH_RETRAIN_MIN_NEW_LABELS": "40",
+    "MOODWATCH_RETRAIN_INTERVAL_MINUTES": "0.5",
+    "MOODWATCH_RETRAIN_TIME_BUDGET_S": "60",
+    "MOODWATCH_SHADOW_HOURS": "1",
+    "MOODWATCH_SHADOW_MAX_MESSAGES": "500",
+}
+WORKER_START_S = 300.0
+OTHER_START_S = 90.0
 
 
-# The demo worker's command line after the interpreter; a pid whose process does not run
-# exactly this is not ours (pids are recycled), whatever the pid file says.
-_WORKER_ARGS = ["-m", "moodwatch", "worker"]
-STOP_TIMEOUT_S = 30.0
-KILL_WAIT_S = 5.0
+def demo_processes(settings: Settings, dashboard: bool = True) -> list[Process]:
+    """What ``demo run`` starts, in order."""
+    from moodwatch.commands.dashboard import entry_script
+
+    processes = [
+        Process("worker", ("worker",), f"http://127.0.0.1:{settings.worker_web_port}/health"),
+        Process("alerter", ("alerter",), f"http://127.0.0.1:{settings.alerter_web_port}/health"),
+        Process("scheduler", ("scheduler",)),
+    ]
+    if dashboard:
+        processes.append(
+            Process(
+                "dashboard",
+                ("dashboard",),
+                f"http://127.0.0.1:{settings.dashboard_port}/_stcore/health",
+                runs_as=("-m", "streamlit", "run", str(entry_script())),
+            )
+        )
+    return processes
 
 
-def _pidfile(settings: Settings) -> Path:
-    return settings.infra_home / "demo" / "worker.pid"
-
-
-def _is_demo_worker(pid: int) -> bool:
-    args = pidfile.cmdline(pid)
-    return args is not None and args[1:] == _WORKER_ARGS and pidfile.is_alive(pid)
-
-
-def _running_pid(settings: Settings) -> int | None:
-    """The demo worker's pid when it runs; a stale pid file (the same checks as ``infra``:
-    garbage, process gone or a zombie, or the pid now another program's) is removed."""
-    pid = pidfile.read_pid(_pidfile(settings))
-    if pid is not None and _is_demo_worker(pid):
-        return pid
-    pidfile.remove_pid(_pidfile(settings))
-    return None
-
-
-def _wait_gone(pid: int, timeout_s: float) -> bool:
-    deadline = time.monotonic() + timeout_s
-    while pidfile.is_alive(pid):
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.1)
-    return True
-
-
-def stop_worker(settings: Settings) -> int | None:
-    """Stop the demo worker (SIGTERM, then SIGKILL); its pid, or None when none ran."""
-    pid = _running_pid(settings)
-    if pid is None:
-        return None
-    with contextlib.suppress(ProcessLookupError):
-        os.kill(pid, signal.SIGTERM)
-    if not _wait_gone(pid, STOP_TIMEOUT_S):
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(pid, signal.SIGKILL)
-        if not _wait_gone(pid, KILL_WAIT_S):
-            raise InfraError(f"the demo worker (pid {pid}) survived SIGKILL; stop it by hand")
-    pidfile.remove_pid(_pidfile(settings))
-    return pid
-
-
-def _healthy(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as reply:
-            return bool(json.loads(reply.read())["ok"])
-    except OSError:
-        return False
-
-
-def _start_worker(settings: Settings) -> int:
-    pid = _running_pid(settings)
-    if pid is not None:
-        click.echo(f"worker already running (pid {pid})")
-        return pid
-    folder = _pidfile(settings).parent
-    folder.mkdir(parents=True, exist_ok=True)
-    log = folder / "worker.log"
-    process = subprocess.Popen(
-        [sys.executable, "-m", "moodwatch", "worker"],
-        stdout=log.open("ab"),
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    pidfile.write_pid(_pidfile(settings), process.pid)
-    click.echo(f"worker starting (pid {process.pid}, log {log})")
-    deadline = time.monotonic() + 300
-    while not _healthy(settings.worker_web_port):
-        if process.poll() is not None:
-            raise click.ClickException(f"the worker exited; see {log}")
-        if time.monotonic() > deadline:
-            raise click.ClickException(f"the worker did not become healthy in 5 minutes; see {log}")
-        time.sleep(0.5)
-    return process.pid
+def supervisor(settings: Settings) -> Supervisor:
+    return Supervisor(settings.infra_home / "demo")
 
 
 @click.group()
 def demo() -> None:
-    """Run the system on local services with the bundled sample stream."""
+    """Run the whole system on local services with the bundled sample story."""
+
+
+@dataclass
+class Started:
+    """What this run started (and so stops on the way out)."""
+
+    services: list[str]
+    processes: list[str]
 
 
 @demo.command()
+@click.option("--rate", type=click.FloatRange(0.5, 500), default=5.0, show_default=True,
+              help="Messages per second in calm times (both channels).")
+@click.option("--burst-after", type=click.FloatRange(0), default=45.0, show_default=True,
+              help="Seconds of calm before the outage starts.")
+@click.option("--burst-for", type=click.FloatRange(1), default=90.0, show_default=True,
+              help="How long the outage floods the chat queue, in seconds.")
+@click.option("--labels", "max_labels", type=click.IntRange(0), default=60, show_default=True,
+              help="Labels the simulated labeller sends (a retrain needs "
+                   "MOODWATCH_RETRAIN_MIN_NEW_LABELS, 40 in the demo).")
+@click.option("--duration", type=click.FloatRange(1), default=None,
+              help="Stop by itself after this many seconds of streaming (default: until Ctrl-C).")
+@click.option("--dashboard/--no-dashboard", default=True, show_default=True,
+              help="Start the dashboard too.")
+def run(
+    rate: float,
+    burst_after: float,
+    burst_for: float,
+    max_labels: int,
+    duration: float | None,
+    dashboard: bool,
+) -> None:
+    """Start everything and replay the sample story live; Ctrl-C stops what it started."""
+    for name, value in DEMO_DEFAULTS.items():
+        os.environ.setdefault(name, value)
+    settings = load_settings()
+    timeline = Timeline(
+        rate=rate, burst_after_s=burst_after, burst_for_s=burst_for, max_labels=max_labels
+    )
+    started = Started([], [])
+    clock = time.monotonic()
+    try:
+        _bring_up(settings, started, dashboard)
+        click.secho(
+            f"ready in {time.monotonic() - clock:.0f} s; streaming the sample story "
+            f"(outage at +{burst_after:.0f} s). Ctrl-C stops everything this run started.",
+            bold=True,
+        )
+        summary = asyncio.run(_live(settings, timeline, duration))
+        click.echo(summary)
+    except KeyboardInterrupt:
+        click.echo("\ninterrupted")
+    finally:
+        _tear_down(settings, started)
+
+
+def _bring_up(settings: Settings, started: Started, dashboard: bool) -> None:
+    from infra.services import ensure_running, status
+    from models.registry import Registry
+    from models.taxonomy import load_taxonomy
+    from models.versions import ensure_default_version
+    from stream.connections import elasticsearch
+    from stream.index_admin import create_templates
+    from stream.index_layout import layout_for
+    from stream.topics import ensure_topics
+
+    click.secho("1/4 local Kafka and Elasticsearch", bold=True)
+    before = {s.name for s in status(settings) if s.healthy}
+    ensure_running(settings)
+    started.services = [s.name for s in status(settings) if s.running and s.name not in before]
+    click.secho("2/4 model", bold=True)
+    version = ensure_default_version(
+        Registry(settings.registry_path),
+        load_taxonomy(settings.taxonomy_path),
+        settings.encoder_path,
+    )
+    click.echo(
+        f"  current version {version.id}: golden-set sentiment macro-F1 "
+        f"{version.metrics.get('sentiment_macro_f1', float('nan')):.3f}, topic macro-F1 "
+        f"{version.metrics.get('topic_macro_f1', float('nan')):.3f}"
+    )
+    click.secho("3/4 topics, indices and the demo's alert rules", bold=True)
+    client = elasticsearch(settings)
+    try:
+        create_templates(client, layout_for(settings))
+    finally:
+        client.close()
+    asyncio.run(ensure_topics(settings))
+    click.echo(f"  rules: {settings.alert_rules_path}")
+    click.secho("4/4 worker, alerter, scheduler" + (", dashboard" if dashboard else ""), bold=True)
+    keeper = supervisor(settings)
+    for process in demo_processes(settings, dashboard):
+        pid, fresh = keeper.start(process)
+        if fresh:
+            started.processes.append(process.name)
+        timeout = WORKER_START_S if process.name == "worker" else OTHER_START_S
+        keeper.wait_healthy(process, timeout)
+        note = "" if fresh else " (already running)"
+        click.echo(f"  {process.name:<9} pid {pid}{note}, log {keeper.log_path(process.name)}")
+    if dashboard:
+        click.secho(f"  dashboard: http://127.0.0.1:{settings.dashboard_port}", fg="green")
+
+
+def _tear_down(settings: Settings, started: Started) -> None:
+    if not started.processes and not started.services:
+        return
+    click.echo("stopping what this run started ...")
+    keeper = supervisor(settings)
+    for process in reversed(demo_processes(settings)):  # the reverse of starting
+        if process.name in started.processes:
+            pid = keeper.stop(process)
+            click.echo(f"  {process.name} {pid} stopped")
+    if started.services:
+        from infra.services import stop_service
+
+        for name in started.services:
+            stop_service(name, settings)
+            click.echo(f"  {name} stopped")
+
+
+async def _live(settings: Settings, timeline: Timeline, duration: float | None) -> str:
+    from moodwatch.demo.events import Watch
+    from stream.connections import elasticsearch
+    from stream.index_layout import layout_for
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    client = elasticsearch(settings)
+    watch = Watch(
+        client,
+        settings.es_index_prefix,
+        layout_for(settings).messages_alias,
+        f"http://127.0.0.1:{settings.worker_web_port}/health",
+        since=datetime.now(UTC),
+    )
+    await asyncio.to_thread(watch.start)
+    scenario = Scenario(settings, timeline, run_tag=secrets.token_hex(3))
+    feeding = asyncio.ensure_future(scenario.run(stop))
+    began = loop.time()
+    phase, labels_told, trouble = "calm", 0, ""
+
+    def say(text: str) -> None:
+        elapsed = int(loop.time() - began)
+        click.echo(f"[{elapsed // 60:02d}:{elapsed % 60:02d}] {text}")
+
+    try:
+        while not stop.is_set() and not feeding.done():
+            try:
+                events = await asyncio.to_thread(watch.poll)
+                trouble = ""
+            except Exception as exc:  # a status line must not stop the demo
+                if str(exc) != trouble:
+                    say(f"(status unavailable: {exc})")
+                trouble, events = str(exc), []
+            for event in events:
+                say(event.text)
+            if scenario.progress.phase != phase:
+                phase = scenario.progress.phase
+                say(_PHASE_NEWS.get(phase, phase))
+            if scenario.progress.labels_sent >= labels_told + 10:
+                labels_told = scenario.progress.labels_sent // 10 * 10
+                say(f"LABELS       {labels_told} messages labelled by {LABELER}")
+            if duration is not None and loop.time() - began >= duration:
+                break
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), 2.0)
+    finally:
+        stop.set()
+        await asyncio.gather(feeding, return_exceptions=True)
+    if feeding.done() and not feeding.cancelled() and feeding.exception() is not None:
+        raise feeding.exception()  # type: ignore[misc]
+    sent = scenario.progress.total_sent
+    indexed = await asyncio.to_thread(_settled_count, watch, sent)
+    client.close()
+    return (
+        f"sent {sent:,} messages and {scenario.progress.labels_sent} labels; "
+        f"{indexed:,} of the messages indexed"
+    )
+
+
+_PHASE_NEWS = {
+    "burst": "STORY        the outage begins: the chat queue floods with payment complaints",
+    "after": "STORY        the outage is over: refunds and apologies, then calm again",
+}
+
+
+def _settled_count(watch: Any, sent: int, timeout_s: float = 30.0) -> int:
+    """Messages indexed by this run, once the worker caught up (or the time ran out)."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        indexed = watch.indexed_total() - watch.baseline_count
+        if indexed >= sent or time.monotonic() > deadline:
+            return int(indexed)
+        time.sleep(0.5)
+
+
+@demo.command("feed")
 @click.option(
     "--passes",
     type=click.IntRange(1, 100),
@@ -129,44 +280,19 @@ def demo() -> None:
     show_default=True,
     help="How many times to feed the sample files (each pass gets new ids).",
 )
-def run(passes: int) -> None:
-    """Start services and a worker, feed the samples, show what was indexed."""
-    from elasticsearch import Elasticsearch
-
-    from infra.services import ensure_running
-    from models.registry import Registry
-    from models.taxonomy import load_taxonomy
-    from models.versions import ensure_default_version
+def feed_samples(passes: int) -> None:
+    """Feed the samples once as fast as possible to a running worker; show what got indexed."""
     from stream.connections import elasticsearch
     from stream.feeder import ReadStats, Row, RowOptions, feed, read_file
     from stream.feeder import passes as loop_passes
-    from stream.index_admin import create_templates
     from stream.index_layout import layout_for
-    from stream.topics import ensure_topics
 
     settings = load_settings()
-    click.secho("1/5 local Kafka and Elasticsearch", bold=True)
-    ensure_running(settings)
-    click.secho("2/5 model", bold=True)
-    version = ensure_default_version(
-        Registry(settings.registry_path),
-        load_taxonomy(settings.taxonomy_path),
-        settings.encoder_path,
-    )
-    click.echo(
-        f"serving {version.id}: golden-set sentiment macro-F1 "
-        f"{version.metrics.get('sentiment_macro_f1', float('nan')):.3f}, topic macro-F1 "
-        f"{version.metrics.get('topic_macro_f1', float('nan')):.3f}"
-    )
-    client: Elasticsearch = elasticsearch(settings)
+    if supervisor(settings).running(demo_processes(settings)[0]) is None:
+        raise InfraError("no demo worker is running; start the demo first (`moodwatch demo run`)")
+    client = elasticsearch(settings)
     layout = layout_for(settings)
-    create_templates(client, layout)
-    asyncio.run(ensure_topics(settings))
-    click.secho("3/5 worker", bold=True)
-    _start_worker(settings)
     before = _count(client, layout.messages_alias)
-
-    click.secho(f"4/5 feeding the sample stream ({passes} passes)", bold=True)
     sent = 0
     for channel in ("news", "chat"):
         path = SAMPLES / f"{channel}.jsonl"
@@ -180,7 +306,6 @@ def run(passes: int) -> None:
             feed(settings, rows, settings.input_topics[channel], progress=True, total=total)
         )
         sent += result.sent
-    click.secho("5/5 indexing", bold=True)
     started, last, last_t = time.monotonic(), before, time.monotonic()
     while True:
         time.sleep(1.0)
@@ -196,10 +321,6 @@ def run(passes: int) -> None:
         f"({(last - before) / max(elapsed, 1e-9):,.0f} msg/s end to end)"
     )
     _show_examples(client, layout.messages_alias)
-    click.secho("\nThe worker keeps running in the background.", bold=True)
-    click.echo("  more text:   moodwatch feed FILE --channel chat|news")
-    click.echo(f"  metrics:     http://127.0.0.1:{settings.worker_web_port}/metrics")
-    click.echo("  stop it all: make stop   (or: moodwatch demo stop)")
     client.close()
 
 
@@ -246,12 +367,19 @@ def _show_examples(client: Any, alias: str) -> None:
 
 
 @demo.command()
-@click.option("--keep-services", is_flag=True, help="Stop only the worker.")
+@click.option("--keep-services", is_flag=True, help="Leave Kafka and Elasticsearch running.")
 def stop(keep_services: bool) -> None:
-    """Stop the demo worker and (unless --keep-services) Kafka and Elasticsearch."""
+    """Stop the demo's processes and (unless --keep-services) Kafka and Elasticsearch."""
     settings = load_settings()
-    pid = stop_worker(settings)
-    click.echo(f"worker {pid} stopped" if pid is not None else "no demo worker was running")
+    keeper = supervisor(settings)
+    stopped = False
+    for process in reversed(demo_processes(settings)):
+        pid = keeper.stop(process)
+        if pid is not None:
+            stopped = True
+            click.echo(f"{process.name} {pid} stopped")
+    if not stopped:
+        click.echo("no demo process was running")
     if not keep_services:
         from infra.services import down
 

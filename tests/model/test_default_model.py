@@ -4,7 +4,6 @@ var/test-cache keyed by everything that shapes it (seed data, taxonomy, model co
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -14,26 +13,9 @@ from models.evaluation import evaluate
 from models.examples import seed_golden_set, seed_training_set
 from models.inference import EngineOptions, cpu_has_native_bf16
 from models.registry import Registry
-from models.taxonomy import load_taxonomy
-from models.versions import ensure_default_version, load_engine
+from models.versions import load_engine
 
 REPO = Path(__file__).resolve().parents[2]
-
-
-def _fingerprint() -> str:
-    digest = hashlib.sha256()
-    inputs = sorted((REPO / "models").rglob("*.py")) + sorted((REPO / "models").rglob("*.jsonl"))
-    for path in [*inputs, REPO / "models" / "taxonomy.yaml"]:
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:16]
-
-
-@pytest.fixture(scope="module")
-def default_registry() -> Registry:
-    registry = Registry(REPO / "var" / "test-cache" / f"default-{_fingerprint()}")
-    ensure_default_version(registry, load_taxonomy(), progress=False)
-    return registry
-
 
 @pytest.mark.slow
 def test_golden_and_training_sets_never_overlap() -> None:

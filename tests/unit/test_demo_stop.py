@@ -47,7 +47,7 @@ def test_a_recycled_pid_is_left_alone_and_the_stale_file_removed(home: Path) -> 
     stranger = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
         pidfile.write_pid(home / "demo" / "worker.pid", stranger.pid)
-        assert "no demo worker was running" in stop()
+        assert "no demo process was running" in stop()
         assert stranger.poll() is None, "demo stop signalled a process that is not its worker"
         assert not (home / "demo" / "worker.pid").exists()
     finally:
@@ -58,5 +58,5 @@ def test_a_recycled_pid_is_left_alone_and_the_stale_file_removed(home: Path) -> 
 def test_garbage_in_the_pid_file_is_no_worker(home: Path) -> None:
     (home / "demo").mkdir(parents=True)
     (home / "demo" / "worker.pid").write_text("not a pid\n")
-    assert "no demo worker was running" in stop()
+    assert "no demo process was running" in stop()
     assert not (home / "demo" / "worker.pid").exists()
