@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from infra import probes
-from moodwatch.doctor.findings import Finding, fail, ok
+from moodwatch.doctor.findings import Finding, fail, ok, warn
 from moodwatch.settings import Settings
 
 Speaks = Callable[[int, float], bool]
@@ -73,6 +73,11 @@ def check_port(use: PortUse, timeout_s: float) -> Finding:
     if probes.port_is_free(use.port):
         return ok(check, f"{use.port} ({use.service}) is free", state="free", service=use.service)
     if use.speaks(use.port, timeout_s):
+        trouble = _reported_trouble(use, timeout_s)
+        if trouble:
+            return warn(check, f"{use.port} is held by {use.service}, which reports: {trouble}",
+                        f"see the {use.service}'s log; the checks below name a service that is "
+                        "down", state="ours", service=use.service)
         return ok(check, f"{use.port} is held by {use.service}", state="ours",
                   service=use.service)
     holder = listener_process(use.port)
@@ -89,6 +94,19 @@ def check_port(use: PortUse, timeout_s: float) -> Finding:
         service=use.service,
         holder=holder,
     )
+
+
+def _reported_trouble(use: PortUse, timeout_s: float) -> str | None:
+    """What a worker's or alerter's ``/health`` says is wrong (paused, failing), if anything."""
+    if use.speaks is not web_health_speaks:
+        return None
+    body = _get_json(use.port, "/health", timeout_s)
+    if not isinstance(body, dict) or body.get("ok") is not False:
+        return None
+    failing = body.get("failing") or body.get("rule_problems")
+    if failing:
+        return json.dumps(failing)
+    return "not ok (paused)" if body.get("paused") else "not ok"
 
 
 def listener_process(port: int, proc: Path = Path("/proc")) -> str | None:

@@ -144,7 +144,10 @@ def test_a_port_held_by_a_paused_worker_is_ours() -> None:
     try:
         port = int(server.server_address[1])
         use = ports.PortUse("worker", port, "MOODWATCH_WORKER_WEB_PORT", ports.web_health_speaks)
-        assert ports.check_port(use, timeout_s=2).details["state"] == "ours"
+        held = ports.check_port(use, timeout_s=2)
+        assert held.details["state"] == "ours"
+        assert held.status is Status.WARN  # its /health says it is not ok
+        assert "paused" in held.summary
         # The same server on the dashboard's port is not Streamlit: busy.
         dashboard = ports.PortUse("dashboard", port, "MOODWATCH_DASHBOARD_PORT",
                                   ports.streamlit_speaks)
