@@ -69,6 +69,11 @@ COMMANDS: dict[str, tuple[str, str, str]] = {
         "scheduler",
         "Run the retrain scheduler (APScheduler; one run at a time).",
     ),
+    "doctor": (
+        "moodwatch.commands.doctor",
+        "doctor",
+        "Check this machine, the services and the model; say how to fix each problem.",
+    ),
 }
 
 

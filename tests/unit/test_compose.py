@@ -18,13 +18,14 @@ import pytest
 import yaml
 
 from moodwatch.settings import Settings, load_settings
+from tests.unit.command_lines import command_problem
 
 REPO = Path(__file__).resolve().parents[2]
 DOCKER = REPO / "docker"
 COMPOSE_CLI = REPO / "var" / "tools" / "bin" / "docker-compose"
 PLUGIN_DIR = REPO / "var" / "tools" / "docker"
 
-APP_SERVICES = ("worker", "worker-cuda", "scheduler", "dashboard")
+APP_SERVICES = ("worker", "worker-cuda", "alerter", "scheduler", "dashboard")
 ALL_PROFILES = ("kibana", "cuda")
 SETTING_VARIABLES = {f"MOODWATCH_{name.upper()}" for name in Settings.model_fields}
 
@@ -114,6 +115,7 @@ def test_the_stack_has_its_services(services: dict[str, Any]) -> None:
         "kibana",
         "worker",
         "worker-cuda",
+        "alerter",
         "scheduler",
         "dashboard",
     }
@@ -123,10 +125,11 @@ def test_the_stack_has_its_services(services: dict[str, Any]) -> None:
     )
     assert services["kibana"]["profiles"] == ["kibana"]
     assert services["worker-cuda"]["profiles"] == ["cuda"]
-    for name in ("kafka", "elasticsearch", "worker", "scheduler", "dashboard"):
+    for name in ("kafka", "elasticsearch", "worker", "alerter", "scheduler", "dashboard"):
         assert "profiles" not in services[name], f"{name} must start without a profile"
     assert services["worker"]["command"] == ["moodwatch", "worker"]
     assert services["worker-cuda"]["command"] == ["moodwatch", "worker"]
+    assert services["alerter"]["command"] == ["moodwatch", "alerter"]
     assert services["scheduler"]["command"] == ["moodwatch", "scheduler"]
     assert services["dashboard"]["command"] == ["moodwatch", "dashboard"]
     assert [(p["published"], p["target"]) for p in services["dashboard"]["ports"]] == [
@@ -135,8 +138,31 @@ def test_the_stack_has_its_services(services: dict[str, Any]) -> None:
 
 
 @needs_compose
+def test_every_app_command_and_health_check_command_parses_against_the_cli(
+    services: dict[str, Any],
+) -> None:
+    for name in APP_SERVICES:
+        assert command_problem(services[name]["command"]) is None, name
+        test = services[name]["healthcheck"]["test"]
+        if test[:2] == ["CMD", "moodwatch"]:
+            assert command_problem(test[1:]) is None, f"{name} health check"
+
+
+@needs_compose
+def test_every_service_has_a_health_check(services: dict[str, Any]) -> None:
+    for name, service in services.items():
+        check = service.get("healthcheck")
+        assert check and check.get("test") and not check.get("disable"), name
+    # The web health checks ask the port the process really serves on.
+    assert "6066/health" in " ".join(services["worker"]["healthcheck"]["test"])
+    assert "6066/health" in " ".join(services["worker-cuda"]["healthcheck"]["test"])
+    assert "6068/health" in " ".join(services["alerter"]["healthcheck"]["test"])
+    assert "8501/_stcore/health" in " ".join(services["dashboard"]["healthcheck"]["test"])
+
+
+@needs_compose
 def test_workers_can_be_scaled(services: dict[str, Any]) -> None:
-    for name in ("worker", "worker-cuda"):
+    for name in ("worker", "worker-cuda", "alerter"):
         worker = services[name]
         # A fixed name or a published port would make `--scale worker=3` fail on the 2nd replica.
         assert "container_name" not in worker
@@ -280,7 +306,8 @@ def test_structure_read_with_pyyaml_only() -> None:
     """A coarse check that runs even without Compose: PyYAML, anchors resolved, no merging."""
     compose = yaml.safe_load((DOCKER / "compose.yml").read_text())
     services = compose["services"]
-    assert {"kafka", "elasticsearch", "worker", "scheduler", "dashboard"} <= set(services)
+    wanted = {"kafka", "elasticsearch", "worker", "alerter", "scheduler", "dashboard"}
+    assert wanted <= set(services)
     assert "container_name" not in services["worker"]
     assert services["elasticsearch"]["environment"]["xpack.security.enabled"] == "false"
     for name in APP_SERVICES:
@@ -317,3 +344,27 @@ def test_build_context_leaves_out_local_state_and_secrets() -> None:
         if line.strip() and not line.startswith("#")
     }
     assert {".git", ".venv", "var", ".env", "**/__pycache__", "docker/moodwatch.env"} <= ignored
+
+
+# --- every command is a real one (PyYAML only, so it runs without Compose too) ------------
+
+
+def _commands(compose_text: str) -> dict[str, list[str]]:
+    services = yaml.safe_load(compose_text)["services"]
+    return {name: s["command"] for name, s in services.items() if name in APP_SERVICES}
+
+
+def test_every_app_service_runs_a_real_moodwatch_command() -> None:
+    commands = _commands((DOCKER / "compose.yml").read_text())
+    assert set(commands) == set(APP_SERVICES)
+    for name, command in commands.items():
+        assert command_problem(command) is None, name
+
+
+def test_a_misspelt_service_command_would_be_caught() -> None:
+    broken = (DOCKER / "compose.yml").read_text().replace(
+        '["moodwatch", "scheduler"]', '["moodwatch", "scheduler", "--no-initial-runs"]', 1
+    )
+    problems = {name: command_problem(cmd) for name, cmd in _commands(broken).items()}
+    assert problems["scheduler"] is not None
+    assert "--no-initial-runs" in problems["scheduler"]
