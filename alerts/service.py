@@ -120,7 +120,7 @@ class Alerter:
         app.router.add_get("/health", self._health)
         self._runner = web.AppRunner(app, access_log=None)
         await self._runner.setup()
-        await web.TCPSite(self._runner, "127.0.0.1", self.web_port).start()
+        await web.TCPSite(self._runner, self.settings.metrics_bind, self.web_port).start()
         log.info("alerter %s serving /health and /metrics on port %d", self.holder, self.web_port)
 
     async def run_until(self, stop: asyncio.Event) -> None:

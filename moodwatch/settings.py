@@ -109,6 +109,11 @@ class Settings(BaseSettings):
     # --- Worker ------------------------------------------------------------------------------
     worker_group: str = Field("moodwatch-workers", description="Kafka consumer group of workers.")
     worker_web_port: int = Field(6066, ge=1, le=65535)
+    metrics_bind: str = Field(
+        "127.0.0.1",
+        description="Address the worker's and the alerter's /metrics and /health listen on; "
+        "0.0.0.0 in a container, so Prometheus and health checks can reach them.",
+    )
     worker_session_timeout_s: float = Field(
         8.0,
         ge=6,

@@ -127,6 +127,7 @@ class Worker:
             store="memory://",
             datadir=str(self.datadir),
             web_port=web_port,
+            web_bind=s.metrics_bind,
             web_host="127.0.0.1",
             topic_partitions=s.topic_partitions,
             topic_replication_factor=1,
