@@ -18,6 +18,7 @@ from elasticsearch import Elasticsearch
 from dashboard.filters import View
 from dashboard.labelling import LabelPublisher
 from dashboard.queries import episodes, labels, messages, overview, versions
+from models.taxonomy import Taxonomy, load_taxonomy
 from moodwatch.settings import Settings, load_settings
 from stream.connections import elasticsearch
 
@@ -130,9 +131,7 @@ def thresholds() -> list[Any]:
 
 
 @st.cache_resource
-def taxonomy() -> Any:
-    from models.taxonomy import load_taxonomy
-
+def taxonomy() -> Taxonomy:
     return load_taxonomy(settings().taxonomy_path)
 
 
