@@ -17,7 +17,7 @@ from elasticsearch import Elasticsearch
 
 from dashboard.filters import View
 from dashboard.labelling import LabelPublisher
-from dashboard.queries import episodes, labels, messages, overview, versions
+from dashboard.queries import decisions, episodes, labels, messages, overview, versions
 from models.taxonomy import Taxonomy, load_taxonomy
 from moodwatch.settings import Settings, load_settings
 from stream.connections import elasticsearch
@@ -115,6 +115,14 @@ def registry() -> versions.RegistryView:
 @st.cache_data(ttl=TTL_S, show_spinner=False)
 def retrain_runs() -> list[dict[str, Any]]:
     return versions.retrain_runs(es_client(), prefix())
+
+
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def shadow_outcomes() -> list[decisions.ShadowOutcome]:
+    """Every candidate the gate evaluated with its shadow numbers, newest first."""
+    return decisions.shadow_outcomes(
+        decisions.gate_decisions(es_client(), prefix()), registry().versions
+    )
 
 
 def retrain_threshold() -> int:

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer
 from streamlit.testing.v1 import AppTest
 
 from models.registry import Registry
+from retrain.history import LoopHistory
 from stream.connections import kafka_options
 from tests.integration import dashboard_seed
 
@@ -234,3 +235,67 @@ def test_alerts_page_shows_episodes_not_the_alerters_state(seeded, app_env, es) 
     del at.query_params["channel"]
     at.switch_page("views/overview.py").run()
     assert metric(at, "Alerts firing") == "1"
+
+
+def test_models_page_shows_each_candidates_shadow_disagreement(seeded, app_env, es) -> None:  # type: ignore[no-untyped-def]
+    prefix, _ = seeded
+    history = LoopHistory(es, prefix)  # where the learning loop records its gate decisions
+    history.ensure_indices()
+    promoted = {
+        "version": "v0002",
+        "parent": "v0001",
+        "run_id": "run-1",
+        "decided_at": "2026-12-03T10:00:00+00:00",
+        "promoted": True,
+        "reason": "no slice regressed beyond tolerance",
+        "gate": {"promote": True, "reason": "no slice regressed beyond tolerance", "checks": []},
+        "shadow": {
+            "messages": 240,
+            "rescored_with_current": 12,
+            "sentiment_disagreement": 0.125,
+            "topic_disagreement": 0.3,
+            "negative_share_tolerance": 0.05,
+            "groups": {
+                "channel chat": {
+                    "n": 160,
+                    "current_negative_share": 0.4,
+                    "candidate_negative_share": 0.42,
+                    "changed": False,
+                },
+                "topic chat/refunds": {
+                    "n": 30,
+                    "current_negative_share": 0.3,
+                    "candidate_negative_share": 0.5,
+                    "changed": True,
+                },
+            },
+            "alert_relevant_change": True,
+        },
+    }
+    rejected = {
+        "version": "v0003",
+        "parent": "v0002",
+        "run_id": "run-2",
+        "decided_at": "2026-12-03T11:00:00+00:00",
+        "promoted": False,
+        "reason": "golden sentiment macro F1 fell 0.08",
+        "gate": {"promote": False, "reason": "golden sentiment macro F1 fell 0.08", "checks": []},
+        "shadow": None,
+    }
+    for decision in (promoted, rejected):
+        history.save_decision(decision)
+
+    at = app_env(prefix)
+    at.switch_page("views/models.py").run()
+    assert not at.exception
+    assert any(s.value == "Shadow disagreement" for s in at.subheader)
+    table = next(d.value for d in at.dataframe if "sentiment disagreement" in d.value.columns)
+    newest, older = table.to_dict("records")
+    assert (newest["candidate"], newest["gate"]) == ("v0003", "rejected")
+    assert newest["alert episodes could change"] == "not shadow-scored: the gate rejected it first"
+    assert (older["candidate"], older["against"], older["messages"]) == ("v0002", "v0001", 240)
+    assert older["sentiment disagreement"] == 0.125 and older["topic disagreement"] == 0.3
+    assert older["alert episodes could change"] == "yes: topic chat/refunds 30.0% → 50.0%"
+    groups = next(d.value for d in at.dataframe if "group" in d.value.columns)
+    assert list(groups["group"]) == ["topic chat/refunds", "channel chat"]
+    assert list(groups["changes"]) == ["yes", ""]
