@@ -121,8 +121,7 @@ def shoot(page: Any, name: str, metrics: int = 0, charts: int = 0, tables: int =
     page.wait_for_function(drawn, arg=[metrics, charts, tables], timeout=90_000)
     size = page.viewport_size
     height = page.evaluate(
-        '() => Math.max(...[...document.querySelectorAll(\'[data-testid="stMain"], '
-        '[data-testid="stSidebarContent"]\')].map(e => e.scrollHeight), 0)'
+        "() => Math.max(...[...document.querySelectorAll('*')].map(e => e.scrollHeight))"
     )
     page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
     try:

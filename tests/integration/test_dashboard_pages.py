@@ -219,6 +219,11 @@ def test_alerts_page_shows_episodes_not_the_alerters_state(seeded, app_env, es) 
     assert not at.exception
     assert any("**1 firing**, 0 resolved" in m.value for m in at.markdown)
     assert any("Rising terms:** `refund`" in m.value for m in at.markdown)
+    # Notification outcomes on the episode itself, a failed one in red with its error.
+    assert any(
+        m.value == "**Notified:** log sent · :red[**webhook failed (HTTP 502, 2 attempts)**]"
+        for m in at.markdown
+    )
     # Silence from here: behind a confirmation, stored where the alerter reads silences.
     episode_id = next(k for k, v in alerts.items() if v["kind"] == "episode")
     assert at.button(key=f"silence-{episode_id}").disabled

@@ -203,3 +203,27 @@ def test_the_alerters_link_decides_where_the_explorer_opens() -> None:
         "topic": "refunds",
         "episode": "chat-spike:refunds:3",
     }
+
+
+def test_a_short_episode_stays_visible_and_thresholds_say_which_rule() -> None:
+    from dashboard.charts import MIN_EPISODE_SHARE, negative_share_chart
+    from dashboard.queries.thresholds import Threshold
+
+    domain = (NOW - timedelta(days=30), NOW)
+    episode = episode_from_source(
+        "e1",
+        {
+            "rule": "chat-spike",
+            "group": "refunds",
+            "state": "resolved",
+            "fired_at": "2026-12-01T10:00:00Z",
+            "resolved_at": "2026-12-01T10:05:00Z",
+        },
+    )
+    spec = negative_share_chart([], [Threshold("chat-spike", 0.5, "chat")], [episode], domain)
+    rows = [row for data in spec.to_dict()["datasets"].values() for row in data]
+    band = next(r for r in rows if "end" in r)
+    width = datetime.fromisoformat(band["end"]) - datetime.fromisoformat(band["start"])
+    assert width >= (domain[1] - domain[0]) * MIN_EPISODE_SHARE > timedelta(minutes=5)
+    assert band["label"] == "alert resolved: chat-spike · refunds"
+    assert any(r.get("label") == "chat-spike · chat: alert above 50%" for r in rows)
