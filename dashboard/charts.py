@@ -52,10 +52,9 @@ def time_scale(domain: tuple[datetime, datetime]) -> alt.Scale:
 def time_axis(domain: tuple[datetime, datetime]) -> alt.X:
     """The shared x axis: exactly the view's range (UTC), so both charts line up."""
     # Beyond a few days one tick a day, or each date would be written twice.
-    ticks = "day" if domain[1] - domain[0] > timedelta(days=3) else None
     axis = alt.Axis(format=time_format(domain), labelOverlap=True)
-    if ticks:
-        axis = alt.Axis(format=time_format(domain), labelOverlap=True, tickCount=ticks)
+    if domain[1] - domain[0] > timedelta(days=3):
+        axis = alt.Axis(format=time_format(domain), labelOverlap=True, tickCount="day")
     return alt.X("time:T", title="UTC", scale=time_scale(domain), axis=axis)
 
 

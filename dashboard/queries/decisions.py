@@ -14,7 +14,7 @@ Shadow scoring runs only for a candidate that passed the gate, so a rejected one
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -107,17 +107,19 @@ def _moment(value: Any) -> datetime | None:
 
 def shadow_outcome(decision: dict[str, Any]) -> ShadowOutcome:
     """One decision document (or a version's ``training``) as a :class:`ShadowOutcome`."""
-    gate = decision.get("gate") if isinstance(decision.get("gate"), dict) else {}
+    found = decision.get("gate")
+    gate: dict[str, Any] = found if isinstance(found, dict) else {}
     promoted = decision.get("promoted")
     if not isinstance(promoted, bool):
         promoted = gate.get("promote") if isinstance(gate.get("promote"), bool) else None
-    base = {
-        "version": str(decision.get("version") or ""),
-        "against": decision.get("parent"),
-        "decided_at": _moment(decision.get("decided_at")),
-        "promoted": promoted,
-        "reason": str(decision.get("reason") or gate.get("reason") or ""),
-    }
+    parent = decision.get("parent")
+    base = ShadowOutcome(
+        version=str(decision.get("version") or ""),
+        against=str(parent) if parent else None,
+        decided_at=_moment(decision.get("decided_at")),
+        promoted=promoted,
+        reason=str(decision.get("reason") or gate.get("reason") or ""),
+    )
     report = decision.get("shadow")
     if not isinstance(report, dict):
         note = (
@@ -125,13 +127,13 @@ def shadow_outcome(decision: dict[str, Any]) -> ShadowOutcome:
             if gate.get("promote") is False or (promoted is False and not gate)
             else "not shadow-scored (shadow scoring was off)"
         )
-        return ShadowOutcome(**base, note=note)
+        return replace(base, note=note)
     if not report.get("messages"):
         note = str(report.get("note") or "no indexed traffic in the shadow window")
-        return ShadowOutcome(**base, messages=0, note=note)
+        return replace(base, messages=0, note=note)
     changed = report.get("alert_relevant_change")
-    return ShadowOutcome(
-        **base,
+    return replace(
+        base,
         messages=int(report["messages"]),
         sentiment_disagreement=_number(report.get("sentiment_disagreement")),
         topic_disagreement=_number(report.get("topic_disagreement")),

@@ -170,7 +170,10 @@ rows = [
 st.dataframe(pd.DataFrame(rows), hide_index=True)
 
 st.subheader("Compare two versions")
+st.caption("Every recorded number of both versions, per slice (golden set, channel, topic).")
 ids = [v.id for v in reversed(registry.versions)]
+if len(ids) == 1:
+    st.caption(f"Only {ids[0]} so far: the comparison shows its own numbers.")
 left, right = st.columns(2)
 first = left.selectbox("Version", ids, index=0)
 second = right.selectbox("Against", ids, index=min(1, len(ids) - 1))
@@ -234,7 +237,17 @@ with left.popover("Roll back", icon=":material/undo:"):
             st.success(f"Now serving {event['version']} (was {event['previous']}).")
 with right.popover("Retrain now", icon=":material/model_training:"):
     st.write(
-        "Fine-tuning runs in the scheduler (minutes of CPU), never in the dashboard. "
-        "Start a run there; it passes the gate before anything is served:"
+        "Fine-tunes the serving model on the labels gathered so far (even fewer than "
+        f"{context.retrain_threshold()}), in its own low-priority process: minutes of CPU. "
+        "The candidate passes the gate before anything is served; the run appears in the "
+        "retrain history above. Only one run at a time."
     )
-    st.code("moodwatch retrain now", language="bash")
+    sure = st.checkbox("Yes, start a retrain", key="retrain-confirm")
+    if st.button("Start retrain", key="retrain", type="primary", disabled=not sure):
+        try:
+            launch = model_actions.start_retrain(context.settings())
+        except DashboardError as exc:
+            st.error(str(exc))
+        else:
+            context.retrain_runs.clear()
+            st.success(f"Retrain started (process {launch.pid}, log {launch.log}).")

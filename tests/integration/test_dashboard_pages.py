@@ -304,3 +304,36 @@ def test_models_page_shows_each_candidates_shadow_disagreement(seeded, app_env, 
     groups = next(d.value for d in at.dataframe if "group" in d.value.columns)
     assert list(groups["group"]) == ["topic chat/refunds", "channel chat"]
     assert list(groups["changes"]) == ["yes", ""]
+
+
+def test_retrain_now_starts_a_recorded_run_behind_a_confirmation(  # type: ignore[no-untyped-def]
+    app_env, unique, es, tmp_path
+) -> None:
+    from tests.integration.streamkit import wait_for
+
+    prefix = unique("mwdash-retrain")
+    at = app_env(prefix, infra_home=str(tmp_path))
+    try:
+        at.switch_page("views/models.py").run()
+        assert at.button(key="retrain").disabled
+        at.checkbox(key="retrain-confirm").check().run()
+        at.button(key="retrain").click().run()
+        assert not at.exception
+        assert any("Retrain started" in s.value for s in at.success)
+        runs = f"{prefix}-retrain-runs"
+
+        def finished() -> bool:
+            if not es.indices.exists(index=runs):
+                return False
+            es.indices.refresh(index=runs)
+            hits = es.search(index=runs, query={"match_all": {}})["hits"]["hits"]
+            return any(h["_source"]["outcome"] != "running" for h in hits)
+
+        wait_for(finished, 120, f"the dashboard's retrain run in {runs}")
+        (run,) = [h["_source"] for h in es.search(index=runs)["hits"]["hits"]]
+        # Nothing labelled under this prefix: the run is recorded, and trains nothing.
+        assert (run["trigger"], run["outcome"]) == ("manual", "skipped")
+        at.run()
+        assert any("no new labels" in str(d.value.to_dict()) for d in at.dataframe)
+    finally:
+        dashboard_seed.delete_prefix(es, prefix)
