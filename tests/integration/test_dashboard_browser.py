@@ -9,11 +9,14 @@ go the whole way: dashboard -> labels topic -> the worker's labels agent -> the 
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -71,6 +74,7 @@ def dashboard_url(
         **os.environ,
         **rig.env,
         "MOODWATCH_ES_INDEX_PREFIX": prefix,
+        "MOODWATCH_DASHBOARD_REFRESH_S": "2",
     }
     log = (tmp_path / "dashboard.log").open("wb")
     process = subprocess.Popen(
@@ -153,7 +157,7 @@ def stored_labels(es: Elasticsearch, prefix: str, labeler: str, count: int) -> l
     return found
 
 
-def test_a_support_lead_walks_through_the_dashboard(dashboard_url, seeded, es) -> None:  # type: ignore[no-untyped-def]
+def test_a_support_lead_walks_through_the_dashboard(dashboard_url, seeded, es, rig) -> None:  # type: ignore[no-untyped-def]
     url, alert_topic, documents = dashboard_url
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(
@@ -183,11 +187,24 @@ def test_a_support_lead_walks_through_the_dashboard(dashboard_url, seeded, es) -
             messages.get_by_text(f"{len(news):,}", exact=True).wait_for(timeout=30_000)
             shoot(page, "overview-news", metrics=4, charts=2)
 
+            # Live: a news message scored by the worker shows up without a reload.
+            live = {
+                "id": "live-news-1",
+                "text": "Shares in Parcelwren fell sharply after the delivery firm cut its outlook",
+                "channel": "news",
+                "source": "Civic Post",
+            }
+            # (In a thread: Playwright's sync API holds this thread's event loop.)
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(rig.produce, [("news", json.dumps(live).encode())]).result()
+            news_count = len(news) + 1
+            messages.get_by_text(f"{news_count:,}", exact=True).wait_for(timeout=60_000)
+
             # Explorer with the filter kept.
             page.get_by_role("link", name="Explorer").click()
             page.wait_for_url("**/explorer**channel=news**", timeout=30_000)
             settle(page)
-            page.get_by_text(f"{len(news):,} messages").wait_for(timeout=30_000)
+            page.get_by_text(f"{news_count:,} messages").wait_for(timeout=30_000)
             shoot(page, "explorer", tables=1)
 
             # Alerts: follow the firing episode into the explorer on its window and group.
@@ -200,6 +217,12 @@ def test_a_support_lead_walks_through_the_dashboard(dashboard_url, seeded, es) -
             settle(page)
             page.get_by_text("Showing the messages behind alert").wait_for(timeout=30_000)
             shoot(page, "explorer-from-alert", tables=1)
+            # A message in full: a click on the first row's marker shows both heads.
+            page.get_by_test_id("stDataFrame").first.click(position={"x": 16, "y": 52})
+            settle(page)
+            page.get_by_text("Sentiment:").first.wait_for(timeout=30_000)
+            page.get_by_text("Topic:").first.wait_for(timeout=30_000)
+            shoot(page, "explorer-message", tables=3)
 
             # Label queue: a name, then two labels by keyboard.
             page.goto(url + "/label_queue?from=now-7d")
@@ -224,7 +247,7 @@ def test_a_support_lead_walks_through_the_dashboard(dashboard_url, seeded, es) -
 
             page.goto(url + "/models")
             settle(page)
-            page.get_by_text("Serving").wait_for()
+            page.get_by_text(re.compile(r"^Serving ")).wait_for()
             shoot(page, "models", tables=2)
         finally:
             browser.close()
