@@ -337,3 +337,33 @@ def test_retrain_now_starts_a_recorded_run_behind_a_confirmation(  # type: ignor
         assert any("no new labels" in str(d.value.to_dict()) for d in at.dataframe)
     finally:
         dashboard_seed.delete_prefix(es, prefix)
+
+
+async def test_label_counter_counts_stored_labels_against_the_retrain_threshold(  # type: ignore[no-untyped-def]
+    seeded, app_env, services, taxonomy
+) -> None:
+    from stream.connections import async_elasticsearch
+    from stream.labels import Label, LabelStore, Stored
+    from stream.records import Position
+
+    prefix, documents = seeded
+    # Stored the way the worker's labels agent stores them.
+    client = async_elasticsearch(services)
+    try:
+        store = LabelStore(client, prefix, taxonomy)
+        await store.ensure_index()
+        for n, document in enumerate(documents[:2]):
+            label = Label(document["id"], "ops", datetime.now(UTC), sentiment="negative")
+            outcome = await store.handle(label.to_bytes(), Position("labels", 0, n))
+            assert isinstance(outcome, Stored)
+        await client.indices.refresh(index=f"{prefix}-labels")
+    finally:
+        await client.close()
+
+    at = app_env(prefix, retrain_min_new_labels="5")
+    at.switch_page("views/label_queue.py").run()
+    at.text_input[0].input("dana").run()
+    assert not at.exception
+    (progress,) = at.get("progress")
+    assert progress.proto.text.startswith("**2 of 5** labels since model ")
+    assert progress.proto.value == 40
