@@ -11,8 +11,10 @@ import pandas as pd  # type: ignore[import-untyped]
 from dashboard.queries.episodes import Episode
 from dashboard.queries.overview import TimelinePoint
 from dashboard.queries.thresholds import Threshold
+from stream.contract import CHANNELS
 
-CHANNEL_COLORS = alt.Scale(scheme="tableau10")
+# One colour per channel whatever the filter: news stays orange when chat is filtered out.
+CHANNEL_COLORS = alt.Scale(domain=sorted(CHANNELS), scheme="tableau10")
 
 
 def percent(value: float | None, digits: int = 0) -> str:

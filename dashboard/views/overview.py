@@ -69,9 +69,11 @@ def group_columns(kind: str) -> dict[str, Any]:
             "Negative share", format="percent", min_value=0.0, max_value=1.0
         ),
         "change": st.column_config.TextColumn(
-            "Change vs before", help="Percentage points against the period just before"
+            "Change vs before",
+            help="Percentage points against the period just before",
+            width="small",
         ),
-        "messages": st.column_config.NumberColumn("Messages", format="%d"),
+        "messages": st.column_config.NumberColumn("Messages", format="%d", width="small"),
     }
 
 
