@@ -48,7 +48,7 @@ def summary(head: Headline, worst: GroupShare | None, firing: int) -> str:
 
 
 def change_text(change: float | None) -> str:
-    return "no data before" if change is None else f"{100 * change:+.1f} pts"
+    return "–" if change is None else f"{100 * change:+.1f} pts"
 
 
 def group_table(groups: list[GroupShare]) -> pd.DataFrame:
@@ -69,9 +69,9 @@ def group_columns(kind: str) -> dict[str, Any]:
             "Negative share", format="percent", min_value=0.0, max_value=1.0
         ),
         "change": st.column_config.TextColumn(
-            "Change vs before",
-            help="Percentage points against the period just before",
-            width="small",
+            "Change",
+            help="Percentage points against the period of the same length just before "
+            "(– : no messages then)",
         ),
         "messages": st.column_config.NumberColumn("Messages", format="%d", width="small"),
     }
