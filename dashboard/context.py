@@ -17,7 +17,8 @@ from elasticsearch import Elasticsearch
 
 from dashboard.filters import View
 from dashboard.labelling import LabelPublisher
-from dashboard.queries import episodes, labels, messages, overview, versions
+from dashboard.queries import decisions, episodes, labels, messages, overview, versions
+from models.taxonomy import Taxonomy, load_taxonomy
 from moodwatch.settings import Settings, load_settings
 from stream.connections import elasticsearch
 
@@ -116,6 +117,14 @@ def retrain_runs() -> list[dict[str, Any]]:
     return versions.retrain_runs(es_client(), prefix())
 
 
+@st.cache_data(ttl=TTL_S, show_spinner=False)
+def shadow_outcomes() -> list[decisions.ShadowOutcome]:
+    """Every candidate the gate evaluated with its shadow numbers, newest first."""
+    return decisions.shadow_outcomes(
+        decisions.gate_decisions(es_client(), prefix()), registry().versions
+    )
+
+
 def retrain_threshold() -> int:
     """Labels that trigger a retrain (the learning loop's setting, 100 until it exists)."""
     return int(getattr(settings(), "retrain_min_new_labels", 100))
@@ -130,9 +139,7 @@ def thresholds() -> list[Any]:
 
 
 @st.cache_resource
-def taxonomy() -> Any:
-    from models.taxonomy import load_taxonomy
-
+def taxonomy() -> Taxonomy:
     return load_taxonomy(settings().taxonomy_path)
 
 

@@ -1,25 +1,23 @@
 """Sending labels from the label queue to the labels topic.
 
-The record is the labels contract (``stream/labels.py`` validates and stores it on the other
-side)::
+The label is the stream's own :class:`stream.labels.Label` (the labels contract, validated and
+stored on the other side by :class:`stream.labels.LabelStore`); :func:`label_now` builds one
+with the same checks the labels agent applies, so the dashboard never sends a label the agent
+would dead-letter: a labeler name, a sentiment of ``SENTIMENTS``, a topic of the message's
+channel, at least one of the two.
 
-    {message_id, labeler, labeled_at, sentiment?, topic?, note?}    key = message_id
-
-``topic`` is a topic slug of the message's channel. A newer label by the same labeler replaces
-an older one, which is how "undo" works: the message returns to the queue and its next label
-wins. The publisher keeps one producer on its own event-loop thread (Streamlit runs each script
-in a fresh thread without a loop), and :meth:`LabelPublisher.publish` returns once the broker
-has the record.
+A newer label by the same labeler replaces an older one, which is how "undo" works: the
+message returns to the queue and its next label wins. The publisher keeps one producer on its
+own event-loop thread (Streamlit runs each script in a fresh thread without a loop), and
+:meth:`LabelPublisher.publish` returns once the broker has the record.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import threading
 from concurrent.futures import Future
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,47 +25,45 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from dashboard.errors import DashboardError, DataUnavailable
+from models.taxonomy import Taxonomy
 from moodwatch.settings import Settings
 from stream.connections import kafka_options
+from stream.labels import Label, check_topic, iso, label_from_object
+from stream.records import Rejection
 
 SEND_TIMEOUT_S = 15.0
-MAX_LABELER_CHARS = 128
 
 
-@dataclass(frozen=True)
-class LabelRecord:
-    """One labeller's judgement of one message, as sent on the labels topic."""
+def label_now(
+    message_id: str,
+    labeler: str,
+    channel: str,
+    taxonomy: Taxonomy,
+    *,
+    sentiment: str | None = None,
+    topic: str | None = None,
+    note: str | None = None,
+    now: datetime | None = None,
+) -> Label:
+    """A label of ``message_id`` (a ``channel`` message) by ``labeler``, stamped ``now``.
 
-    message_id: str
-    labeler: str
-    labeled_at: datetime
-    sentiment: str | None = None
-    topic: str | None = None
-    note: str | None = None
-
-    def __post_init__(self) -> None:
-        if not self.labeler.strip() or len(self.labeler) > MAX_LABELER_CHARS:
-            raise DashboardError(
-                f"a labeler name is required (1 to {MAX_LABELER_CHARS} characters)"
-            )
-        if self.sentiment is None and self.topic is None:
-            raise DashboardError("a label needs a sentiment, a topic or both")
-
-    def to_record(self) -> dict[str, Any]:
-        record: dict[str, Any] = {
-            "message_id": self.message_id,
-            "labeler": self.labeler.strip(),
-            "labeled_at": self.labeled_at.astimezone(UTC).isoformat(timespec="milliseconds"),
-        }
-        for name in ("sentiment", "topic", "note"):
-            value = getattr(self, name)
-            if value is not None:
-                record[name] = value
-        return record
-
-
-def label_now(message_id: str, labeler: str, **values: str | None) -> LabelRecord:
-    return LabelRecord(message_id, labeler, datetime.now(UTC), **values)
+    Raises :class:`DashboardError` saying what is wrong when the labels agent would refuse it.
+    """
+    record = {
+        "message_id": message_id,
+        "labeler": labeler.strip(),
+        "labeled_at": iso(now or datetime.now(UTC)),
+        "sentiment": sentiment,
+        "topic": topic,
+        "note": note,
+    }
+    parsed = label_from_object(record)
+    if isinstance(parsed, Rejection):
+        raise DashboardError(f"cannot send this label: {parsed.detail}")
+    wrong_topic = check_topic(parsed, channel, taxonomy)
+    if wrong_topic is not None:
+        raise DashboardError(f"cannot send this label: {wrong_topic.detail}")
+    return parsed
 
 
 class LabelPublisher:
@@ -96,9 +92,9 @@ class LabelPublisher:
             raise
         return producer
 
-    def publish(self, label: LabelRecord) -> None:
+    def publish(self, label: Label) -> None:
         """Send ``label``; returns once the broker acknowledged it."""
-        payload = json.dumps(label.to_record(), ensure_ascii=False).encode("utf-8")
+        payload = label.to_bytes()
         topic = self._settings.topic_labels
         try:
             with self._lock:

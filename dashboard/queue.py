@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from dashboard.labelling import LabelRecord
 from dashboard.queries.messages import MessageRow
+from stream.labels import Label
 
 SENTIMENT_KEYS = {"negative": "1", "neutral": "2", "positive": "3"}
 TOPIC_KEYS = ("4", "5", "6", "7", "8", "9", "0")
@@ -22,7 +22,7 @@ UNDO_KEY = "U"
 
 @dataclass
 class QueueState:
-    done: list[tuple[LabelRecord, MessageRow]] = field(default_factory=list)  # undo pops the last
+    done: list[tuple[Label, MessageRow]] = field(default_factory=list)  # undo pops the last
     skipped: set[str] = field(default_factory=set)
     put_back: list[MessageRow] = field(default_factory=list)  # offered again first (undo)
     topic_choice: dict[str, str] = field(default_factory=dict)  # message id -> chosen slug
@@ -40,7 +40,7 @@ class QueueState:
     def handled(self) -> set[str]:
         return {label.message_id for label, _ in self.done} | self.skipped
 
-    def record(self, label: LabelRecord, row: MessageRow) -> None:
+    def record(self, label: Label, row: MessageRow) -> None:
         self.done.append((label, row))
         self.put_back = [r for r in self.put_back if r.id != row.id]
         self.topic_choice.pop(row.id, None)
@@ -49,7 +49,7 @@ class QueueState:
         self.skipped.add(row.id)
         self.put_back = [r for r in self.put_back if r.id != row.id]
 
-    def undo(self) -> LabelRecord | None:
+    def undo(self) -> Label | None:
         """Take back the last label: its message is offered again first; its next label (or
         a skip) stands, since a newer label by the same labeler replaces the older one."""
         if not self.done:

@@ -7,7 +7,6 @@ that shape settles. A missing index reads as "no alerts yet".
 
 from __future__ import annotations
 
-import importlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -15,6 +14,8 @@ from urllib.parse import parse_qsl, urlsplit
 
 from elasticsearch import Elasticsearch
 
+from alerts.errors import AlertError
+from alerts.store import AlertStore, Silence
 from dashboard.errors import DashboardError
 from dashboard.filters import View, iso_z, parse_instant
 from dashboard.queries.search import translated
@@ -221,15 +222,9 @@ def silence(client: Elasticsearch, prefix: str, rule: str, group: str, until: da
     """Silence ``rule`` for ``group`` until ``until``, through the alerts component's store
     (the alerter skips notices for it; the episode itself keeps being tracked)."""
     try:
-        store: Any = importlib.import_module("alerts.store")
-    except ImportError as exc:
-        raise DashboardError(
-            "silencing needs the alerts component (alerts/store.py), which this install lacks"
-        ) from exc
-    try:
-        store.AlertStore(client, prefix).silence(
-            store.Silence(rule=rule, group=group, until=until, comment="from the dashboard"),
+        AlertStore(client, prefix).silence(
+            Silence(rule=rule, group=group, until=until, comment="from the dashboard"),
             datetime.now(UTC),
         )
-    except Exception as exc:  # the alerts component's own errors, whatever their type
+    except AlertError as exc:
         raise DashboardError(f"could not silence {rule} / {group}: {exc}") from exc

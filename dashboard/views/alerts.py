@@ -84,6 +84,29 @@ def notifications(sent: list[dict[str, Any]]) -> None:
     st.markdown("\n".join(lines))
 
 
+def outcome_line(sent: list[dict[str, Any]]) -> str:
+    """The latest outcome per notifier, failures in red: "log sent · webhook FAILED (HTTP 502)"."""
+    latest: dict[str, dict[str, Any]] = {}
+    for entry in sent:
+        latest[str(entry.get("notifier") or entry.get("channel") or "?")] = entry
+    if not latest:
+        return "**Notified:** nothing recorded yet"
+    parts = []
+    for notifier, entry in latest.items():
+        outcome = str(entry.get("outcome") or entry.get("status") or "?")
+        detail = ", ".join(
+            str(x)
+            for x in (
+                entry.get("error"),
+                f"{entry['attempts']} attempts" if entry.get("attempts") else None,
+            )
+            if x
+        )
+        text = f"{notifier} {outcome}" + (f" ({detail})" if detail else "")
+        parts.append(f":red[**{text}**]" if outcome in ("failed", "error") else text)
+    return "**Notified:** " + " · ".join(parts)
+
+
 SILENCE_HOURS = {"1 hour": 1, "4 hours": 4, "until tomorrow (24 h)": 24, "a week": 168}
 
 
@@ -112,6 +135,7 @@ def show(episode: Episode) -> None:
         st.markdown(f"{title} — {when(episode)}")
         numbers(episode.numbers)
         evidence(episode.evidence)
+        st.markdown(outcome_line(episode.notifications))
         left, mid, right = st.columns(3)
         left.page_link(
             "views/explorer.py",
@@ -119,7 +143,7 @@ def show(episode: Episode) -> None:
             icon=":material/search:",
             query_params=episode.explorer_params(),
         )
-        with mid.popover("Notifications"):
+        with mid.popover("All notifications"):
             notifications(episode.notifications)
         with right.popover("Silence"):
             silence_form(episode)

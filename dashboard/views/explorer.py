@@ -7,6 +7,7 @@ import streamlit as st
 
 from dashboard import charts, context, sidebar
 from dashboard.errors import DashboardError
+from dashboard.filters import parse_instant
 from dashboard.queries.messages import MessageRow
 
 PAGE_SIZE = 50
@@ -53,6 +54,13 @@ PROB_COLUMNS = {
 }
 
 
+def when(created_at: object) -> str:
+    try:
+        return f"{parse_instant(str(created_at)):%d %b %Y %H:%M:%S} UTC"
+    except ValueError:
+        return str(created_at)
+
+
 def detail(message_id: str) -> None:
     try:
         document = context.message_detail(message_id)
@@ -67,9 +75,16 @@ def detail(message_id: str) -> None:
     sentiment = document.get("sentiment") or {}
     topic = document.get("topic") or {}
     st.caption(
-        f"{document.get('created_at')} · {document.get('channel')} · "
-        f"{document.get('source') or 'no source'} · lang {document.get('lang') or '?'} · "
-        f"model {document.get('model_version')} · id `{document.get('id')}`"
+        " · ".join(
+            [
+                when(document.get("created_at")),
+                str(document.get("channel") or "?"),
+                str(document.get("source") or "no source"),
+                f"language {document.get('lang') or '?'}",
+                f"scored by {document.get('model_version') or '?'}",
+                f"id {document.get('id')}",
+            ]
+        )
     )
     left, right = st.columns(2)
     with left:

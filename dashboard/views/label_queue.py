@@ -24,7 +24,9 @@ SENTIMENT_ICONS = {
 def send(state: QueueState, row: MessageRow, labeler: str, sentiment: str) -> None:
     topic = state.topic_choice.get(row.id)
     try:
-        label = label_now(row.id, labeler, sentiment=sentiment, topic=topic)
+        label = label_now(
+            row.id, labeler, row.channel, context.taxonomy(), sentiment=sentiment, topic=topic
+        )
         context.label_publisher().publish(label)
     except DashboardError as exc:
         state.notice = f":red[{exc}]"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pandas as pd  # type: ignore[import-untyped]
 import streamlit as st
 
@@ -45,26 +47,34 @@ def summary(head: Headline, worst: GroupShare | None, firing: int) -> str:
     return text
 
 
+def change_text(change: float | None) -> str:
+    return "–" if change is None else f"{100 * change:+.1f} pts"
+
+
 def group_table(groups: list[GroupShare]) -> pd.DataFrame:
     return pd.DataFrame(
         {
-            "name": [g.name for g in groups],
+            "name": [g.name.replace("_", " ") for g in groups],
             "negative share": [g.share for g in groups],
-            "change (pts)": [None if g.change is None else 100 * g.change for g in groups],
+            "change": [change_text(g.change) for g in groups],
             "messages": [g.messages for g in groups],
         }
     )
 
 
-GROUP_COLUMNS = {
-    "negative share": st.column_config.ProgressColumn(
-        "Negative share", format="percent", min_value=0.0, max_value=1.0
-    ),
-    "change (pts)": st.column_config.NumberColumn(
-        "Change vs before", format="%+.1f pts", help="Percentage points against the period before"
-    ),
-    "messages": st.column_config.NumberColumn("Messages", format="%d"),
-}
+def group_columns(kind: str) -> dict[str, Any]:
+    return {
+        "name": st.column_config.TextColumn(kind),
+        "negative share": st.column_config.ProgressColumn(
+            "Negative share", format="percent", min_value=0.0, max_value=1.0
+        ),
+        "change": st.column_config.TextColumn(
+            "Change",
+            help="Percentage points against the period of the same length just before "
+            "(– : no messages then)",
+        ),
+        "messages": st.column_config.NumberColumn("Messages", format="%d", width="small"),
+    }
 
 
 @st.fragment(run_every=context.settings().dashboard_refresh_s)
@@ -124,7 +134,8 @@ def panels() -> None:
     )
     legend = [
         *(["Dashed red line: an alert rule's threshold."] if thresholds else []),
-        *(["Red band: an alert episode."] if episodes else []),
+        *(["Red band: an alert episode, from firing to resolved."] if episodes else []),
+        "Times in UTC.",
     ]
     if legend:
         st.caption(" ".join(legend))
@@ -135,13 +146,15 @@ def panels() -> None:
     with left:
         st.subheader("Most negative topics")
         if topics:
-            st.dataframe(group_table(topics), hide_index=True, column_config=GROUP_COLUMNS)
+            st.dataframe(group_table(topics), hide_index=True, column_config=group_columns("Topic"))
         else:
             st.caption("No topic has enough messages yet.")
     with right:
         st.subheader("Most negative sources")
         if sources:
-            st.dataframe(group_table(sources), hide_index=True, column_config=GROUP_COLUMNS)
+            st.dataframe(
+                group_table(sources), hide_index=True, column_config=group_columns("Source")
+            )
         else:
             st.caption("No source has enough messages yet.")
 

@@ -1,32 +1,34 @@
 """The dashboard in a real browser: Debian's Chromium driven headless by Playwright against a
 ``moodwatch dashboard`` process on the real Elasticsearch and Kafka.
 
-It opens each page, applies a filter, labels two messages with the keyboard (they arrive on
-the labels topic), follows an alert into the explorer, and saves a screenshot of every page
-under var/screenshots/ for people to look at.
+It opens each page, applies a filter, labels two messages with the keyboard, follows an alert
+into the explorer, and saves a screenshot of every page under var/screenshots/ for people to
+look at. A real ``moodwatch worker`` serves the test's topics and index prefix, so the labels
+go the whole way: dashboard -> labels topic -> the worker's labels agent -> the labels index.
 """
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
+import re
 import subprocess
 import sys
 import urllib.request
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer
+from elasticsearch import Elasticsearch
 
-from models.registry import Registry
 from moodwatch.settings import Settings
-from stream.connections import elasticsearch, kafka_options
+from stream.connections import elasticsearch
+from stream.label_index import labels_index
 from tests.integration import dashboard_seed
-from tests.integration.streamkit import free_port, wait_for
+from tests.integration.streamkit import StreamRig, free_port, wait_for
 
 playwright = pytest.importorskip("playwright.sync_api")
 
@@ -61,17 +63,18 @@ def seed_episode(services: Settings, prefix: str, documents: list[dict[str, Any]
 
 @pytest.fixture
 def dashboard_url(
-    seeded, services: Settings, tiny_registry: Registry, unique, create_topic, tmp_path: Path
-) -> Iterator[tuple[str, str, str, list[dict[str, Any]]]]:  # type: ignore[no-untyped-def]
+    seeded, services: Settings, rig: StreamRig, tmp_path: Path
+) -> Iterator[tuple[str, str, list[dict[str, Any]]]]:  # type: ignore[no-untyped-def]
+    """The dashboard on the seeded prefix, and a worker on the same prefix and the rig's
+    topics (its labels agent stores what the dashboard sends)."""
     prefix, documents = seeded
-    topic = asyncio.get_event_loop().run_until_complete(create_topic(unique("labels")))
     alert_topic = seed_episode(services, prefix, documents)
     port = free_port()
     env = {
         **os.environ,
+        **rig.env,
         "MOODWATCH_ES_INDEX_PREFIX": prefix,
-        "MOODWATCH_REGISTRY_PATH": str(tiny_registry.root),
-        "MOODWATCH_TOPIC_LABELS": topic,
+        "MOODWATCH_DASHBOARD_REFRESH_S": "2",
     }
     log = (tmp_path / "dashboard.log").open("wb")
     process = subprocess.Popen(
@@ -91,8 +94,10 @@ def dashboard_url(
             return False
 
     try:
+        # The worker loads its model while the dashboard starts.
+        rig.start_worker("labels-worker", env={"MOODWATCH_ES_INDEX_PREFIX": prefix})
         wait_for(healthy, 60, "the dashboard to answer /_stcore/health")
-        yield url, topic, alert_topic, documents
+        yield url, alert_topic, documents
     finally:
         process.terminate()
         process.wait(timeout=20)
@@ -110,41 +115,50 @@ def settle(page: Any) -> None:
 
 
 def shoot(page: Any, name: str, metrics: int = 0, charts: int = 0, tables: int = 0) -> None:
-    """Save a full-page screenshot once ``metrics`` numbers, ``charts`` charts and ``tables``
-    tables have drawn."""
-    page.wait_for_function(
-        """([metrics, charts, tables]) =>
-            document.querySelectorAll('[data-testid="stMetricValue"]').length >= metrics &&
-            document.querySelectorAll('.vega-embed canvas, .vega-embed svg').length >= charts &&
-            document.querySelectorAll('[data-testid="stDataFrame"] canvas').length >= tables""",
-        arg=[metrics, charts, tables],
-        timeout=90_000,
+    """Save a screenshot of the whole page once ``metrics`` numbers, ``charts`` charts and
+    ``tables`` tables have drawn. Streamlit scrolls inside its main block, so the window is
+    made as tall as that block's content for the shot."""
+    drawn = """([metrics, charts, tables]) =>
+        document.querySelectorAll('[data-testid="stMetricValue"]').length >= metrics &&
+        document.querySelectorAll('.vega-embed canvas, .vega-embed svg').length >= charts &&
+        document.querySelectorAll('[data-testid="stDataFrame"] canvas').length >= tables"""
+    page.wait_for_function(drawn, arg=[metrics, charts, tables], timeout=90_000)
+    size = page.viewport_size
+    height = page.evaluate(
+        "() => Math.max(...[...document.querySelectorAll('*')].map(e => e.scrollHeight))"
     )
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
+    try:
+        page.wait_for_function(drawn, arg=[metrics, charts, tables], timeout=90_000)
+        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+    finally:
+        page.set_viewport_size(size)
 
 
-def received_labels(services: Settings, topic: str, count: int) -> list[dict[str, Any]]:
-    async def consume() -> list[dict[str, Any]]:
-        consumer = AIOKafkaConsumer(
-            topic, **kafka_options(services), auto_offset_reset="earliest", group_id=None
-        )
-        await consumer.start()
-        found: list[dict[str, Any]] = []
-        try:
-            async with asyncio.timeout(30):
-                while len(found) < count:
-                    for records in (await consumer.getmany(timeout_ms=1000)).values():
-                        found.extend(json.loads(r.value) for r in records)
-        finally:
-            await consumer.stop()
-        return found
+def stored_labels(es: Elasticsearch, prefix: str, labeler: str, count: int) -> list[dict[str, Any]]:
+    """The labeler's label documents in the labels index (oldest label first), once there are
+    ``count``."""
+    index = labels_index(prefix)
+    found: list[dict[str, Any]] = []
 
-    return asyncio.run(consume())
+    def arrived() -> bool:
+        nonlocal found
+        if not es.indices.exists(index=index):
+            return False
+        es.indices.refresh(index=index)
+        hits = es.search(
+            index=index, query={"term": {"labeler": labeler}}, sort=[{"labeled_at": "asc"}]
+        )["hits"]["hits"]
+        found = [{"_id": h["_id"], **h["_source"]} for h in hits]
+        return len(found) >= count
+
+    wait_for(arrived, 60, f"{count} labels by {labeler} in {index}")
+    return found
 
 
-def test_a_support_lead_walks_through_the_dashboard(dashboard_url, services) -> None:  # type: ignore[no-untyped-def]
-    url, labels_topic, alert_topic, documents = dashboard_url
+def test_a_support_lead_walks_through_the_dashboard(dashboard_url, seeded, es, rig) -> None:  # type: ignore[no-untyped-def]
+    url, alert_topic, documents = dashboard_url
     with playwright.sync_playwright() as driver:
         browser = driver.chromium.launch(
             executable_path=str(CHROMIUM), args=CHROMIUM_ARGS, headless=True
@@ -173,11 +187,24 @@ def test_a_support_lead_walks_through_the_dashboard(dashboard_url, services) -> 
             messages.get_by_text(f"{len(news):,}", exact=True).wait_for(timeout=30_000)
             shoot(page, "overview-news", metrics=4, charts=2)
 
+            # Live: a news message scored by the worker shows up without a reload.
+            live = {
+                "id": "live-news-1",
+                "text": "Shares in Parcelwren fell sharply after the delivery firm cut its outlook",
+                "channel": "news",
+                "source": "Civic Post",
+            }
+            # (In a thread: Playwright's sync API holds this thread's event loop.)
+            with ThreadPoolExecutor(1) as pool:
+                pool.submit(rig.produce, [("news", json.dumps(live).encode())]).result()
+            news_count = len(news) + 1
+            messages.get_by_text(f"{news_count:,}", exact=True).wait_for(timeout=60_000)
+
             # Explorer with the filter kept.
             page.get_by_role("link", name="Explorer").click()
             page.wait_for_url("**/explorer**channel=news**", timeout=30_000)
             settle(page)
-            page.get_by_text(f"{len(news):,} messages").wait_for(timeout=30_000)
+            page.get_by_text(f"{news_count:,} messages").wait_for(timeout=30_000)
             shoot(page, "explorer", tables=1)
 
             # Alerts: follow the firing episode into the explorer on its window and group.
@@ -190,6 +217,12 @@ def test_a_support_lead_walks_through_the_dashboard(dashboard_url, services) -> 
             settle(page)
             page.get_by_text("Showing the messages behind alert").wait_for(timeout=30_000)
             shoot(page, "explorer-from-alert", tables=1)
+            # A message in full: a click on the first row's marker shows both heads.
+            page.get_by_test_id("stDataFrame").first.click(position={"x": 16, "y": 52})
+            settle(page)
+            page.get_by_text("Sentiment:").first.wait_for(timeout=30_000)
+            page.get_by_text("Topic:").first.wait_for(timeout=30_000)
+            shoot(page, "explorer-message", tables=3)
 
             # Label queue: a name, then two labels by keyboard.
             page.goto(url + "/label_queue?from=now-7d")
@@ -214,14 +247,18 @@ def test_a_support_lead_walks_through_the_dashboard(dashboard_url, services) -> 
 
             page.goto(url + "/models")
             settle(page)
-            page.get_by_text("Serving").wait_for()
+            page.get_by_text(re.compile(r"^Serving ")).wait_for()
             shoot(page, "models", tables=2)
         finally:
             browser.close()
 
-    labels = received_labels(services, labels_topic, 2)
+    # The worker's labels agent joined both labels to their messages and stored them under
+    # ``<message_id>:<labeler>``.
+    labels = stored_labels(es, seeded[0], "lee", 2)
+    assert len(labels) == 2
     assert [label["sentiment"] for label in labels] == ["negative", "positive"]
-    assert {label["labeler"] for label in labels} == {"lee"}
-    texts = {d["id"]: d["text"] for d in documents}
-    assert texts[labels[0]["message_id"]].strip()[:40] in first
+    assert [label["_id"] for label in labels] == [f"{lb['message_id']}:lee" for lb in labels]
     assert labels[0]["message_id"] != labels[1]["message_id"]
+    texts = {d["id"]: d["text"] for d in documents}
+    assert [label["text"] for label in labels] == [texts[lb["message_id"]] for lb in labels]
+    assert texts[labels[0]["message_id"]].strip()[:40] in first

@@ -17,6 +17,7 @@ from aiokafka import AIOKafkaConsumer
 from streamlit.testing.v1 import AppTest
 
 from models.registry import Registry
+from retrain.history import LoopHistory
 from stream.connections import kafka_options
 from tests.integration import dashboard_seed
 
@@ -218,6 +219,11 @@ def test_alerts_page_shows_episodes_not_the_alerters_state(seeded, app_env, es) 
     assert not at.exception
     assert any("**1 firing**, 0 resolved" in m.value for m in at.markdown)
     assert any("Rising terms:** `refund`" in m.value for m in at.markdown)
+    # Notification outcomes on the episode itself, a failed one in red with its error.
+    assert any(
+        m.value == "**Notified:** log sent · :red[**webhook failed (HTTP 502, 2 attempts)**]"
+        for m in at.markdown
+    )
     # Silence from here: behind a confirmation, stored where the alerter reads silences.
     episode_id = next(k for k, v in alerts.items() if v["kind"] == "episode")
     assert at.button(key=f"silence-{episode_id}").disabled
@@ -234,3 +240,130 @@ def test_alerts_page_shows_episodes_not_the_alerters_state(seeded, app_env, es) 
     del at.query_params["channel"]
     at.switch_page("views/overview.py").run()
     assert metric(at, "Alerts firing") == "1"
+
+
+def test_models_page_shows_each_candidates_shadow_disagreement(seeded, app_env, es) -> None:  # type: ignore[no-untyped-def]
+    prefix, _ = seeded
+    history = LoopHistory(es, prefix)  # where the learning loop records its gate decisions
+    history.ensure_indices()
+    promoted = {
+        "version": "v0002",
+        "parent": "v0001",
+        "run_id": "run-1",
+        "decided_at": "2026-12-03T10:00:00+00:00",
+        "promoted": True,
+        "reason": "no slice regressed beyond tolerance",
+        "gate": {"promote": True, "reason": "no slice regressed beyond tolerance", "checks": []},
+        "shadow": {
+            "messages": 240,
+            "rescored_with_current": 12,
+            "sentiment_disagreement": 0.125,
+            "topic_disagreement": 0.3,
+            "negative_share_tolerance": 0.05,
+            "groups": {
+                "channel chat": {
+                    "n": 160,
+                    "current_negative_share": 0.4,
+                    "candidate_negative_share": 0.42,
+                    "changed": False,
+                },
+                "topic chat/refunds": {
+                    "n": 30,
+                    "current_negative_share": 0.3,
+                    "candidate_negative_share": 0.5,
+                    "changed": True,
+                },
+            },
+            "alert_relevant_change": True,
+        },
+    }
+    rejected = {
+        "version": "v0003",
+        "parent": "v0002",
+        "run_id": "run-2",
+        "decided_at": "2026-12-03T11:00:00+00:00",
+        "promoted": False,
+        "reason": "golden sentiment macro F1 fell 0.08",
+        "gate": {"promote": False, "reason": "golden sentiment macro F1 fell 0.08", "checks": []},
+        "shadow": None,
+    }
+    for decision in (promoted, rejected):
+        history.save_decision(decision)
+
+    at = app_env(prefix)
+    at.switch_page("views/models.py").run()
+    assert not at.exception
+    assert any(s.value == "Shadow disagreement" for s in at.subheader)
+    table = next(d.value for d in at.dataframe if "sentiment disagreement" in d.value.columns)
+    newest, older = table.to_dict("records")
+    assert (newest["candidate"], newest["gate"]) == ("v0003", "rejected")
+    assert newest["alert episodes could change"] == "not shadow-scored: the gate rejected it first"
+    assert (older["candidate"], older["against"], older["messages"]) == ("v0002", "v0001", 240)
+    assert older["sentiment disagreement"] == 0.125 and older["topic disagreement"] == 0.3
+    assert older["alert episodes could change"] == "yes: topic chat/refunds 30.0% → 50.0%"
+    groups = next(d.value for d in at.dataframe if "group" in d.value.columns)
+    assert list(groups["group"]) == ["topic chat/refunds", "channel chat"]
+    assert list(groups["changes"]) == ["yes", ""]
+
+
+def test_retrain_now_starts_a_recorded_run_behind_a_confirmation(  # type: ignore[no-untyped-def]
+    app_env, unique, es, tmp_path
+) -> None:
+    from tests.integration.streamkit import wait_for
+
+    prefix = unique("mwdash-retrain")
+    at = app_env(prefix, infra_home=str(tmp_path))
+    try:
+        at.switch_page("views/models.py").run()
+        assert at.button(key="retrain").disabled
+        at.checkbox(key="retrain-confirm").check().run()
+        at.button(key="retrain").click().run()
+        assert not at.exception
+        assert any("Retrain started" in s.value for s in at.success)
+        runs = f"{prefix}-retrain-runs"
+
+        def finished() -> bool:
+            if not es.indices.exists(index=runs):
+                return False
+            es.indices.refresh(index=runs)
+            hits = es.search(index=runs, query={"match_all": {}})["hits"]["hits"]
+            return any(h["_source"]["outcome"] != "running" for h in hits)
+
+        wait_for(finished, 120, f"the dashboard's retrain run in {runs}")
+        (run,) = [h["_source"] for h in es.search(index=runs)["hits"]["hits"]]
+        # Nothing labelled under this prefix: the run is recorded, and trains nothing.
+        assert (run["trigger"], run["outcome"]) == ("manual", "skipped")
+        at.run()
+        assert any("no new labels" in str(d.value.to_dict()) for d in at.dataframe)
+    finally:
+        dashboard_seed.delete_prefix(es, prefix)
+
+
+async def test_label_counter_counts_stored_labels_against_the_retrain_threshold(  # type: ignore[no-untyped-def]
+    seeded, app_env, services, taxonomy
+) -> None:
+    from stream.connections import async_elasticsearch
+    from stream.labels import Label, LabelStore, Stored
+    from stream.records import Position
+
+    prefix, documents = seeded
+    # Stored the way the worker's labels agent stores them.
+    client = async_elasticsearch(services)
+    try:
+        store = LabelStore(client, prefix, taxonomy)
+        await store.ensure_index()
+        for n, document in enumerate(documents[:2]):
+            label = Label(document["id"], "ops", datetime.now(UTC), sentiment="negative")
+            outcome = await store.handle(label.to_bytes(), Position("labels", 0, n))
+            assert isinstance(outcome, Stored)
+        await client.indices.refresh(index=f"{prefix}-labels")
+    finally:
+        await client.close()
+
+    at = app_env(prefix, retrain_min_new_labels="5")
+    at.switch_page("views/label_queue.py").run()
+    at.text_input[0].input("dana").run()
+    assert not at.exception
+    (progress,) = at.get("progress")
+    assert progress.proto.text.startswith("**2 of 5** labels since model ")
+    assert progress.proto.value == 40

@@ -9,11 +9,13 @@ import pytest
 
 from dashboard.errors import DashboardError
 from dashboard.filters import CUSTOM, View, view_from_params
-from dashboard.labelling import LabelRecord
+from dashboard.labelling import label_now
 from dashboard.queries.episodes import episode_from_source
 from dashboard.queries.messages import MessageRow, to_csv
 from dashboard.queries.overview import interval_for
 from dashboard.queue import QueueState, order
+from models.taxonomy import Taxonomy, load_taxonomy
+from stream.labels import Label
 
 NOW = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
 
@@ -80,7 +82,7 @@ def test_timeline_buckets_stay_readable() -> None:
 def test_queue_offers_undone_message_first_and_skips_handled_ones() -> None:
     state = QueueState()
     a, b, c = row("a"), row("b"), row("c")
-    label = LabelRecord("a", "dana", NOW, sentiment="negative")
+    label = Label("a", "dana", NOW, sentiment="negative")
     state.record(label, a)
     state.skip(b)
     assert [r.id for r in order(state, [], [a, b, c], set())] == ["c"]
@@ -94,19 +96,41 @@ def test_queue_puts_messages_behind_alerts_first_without_duplicates() -> None:
     assert [r.id for r in ordered] == ["x", "y"]
 
 
-def test_a_label_needs_a_labeler_and_a_value() -> None:
-    with pytest.raises(DashboardError, match="labeler"):
-        LabelRecord("m1", "  ", NOW, sentiment="negative")
-    with pytest.raises(DashboardError, match="sentiment, a topic"):
-        LabelRecord("m1", "dana", NOW)
-    record = LabelRecord("m1", "dana", NOW, sentiment="neutral", topic="refunds").to_record()
-    assert record == {
+@pytest.fixture(scope="module")
+def taxonomy() -> Taxonomy:
+    return load_taxonomy()
+
+
+def test_the_dashboard_sends_the_streams_own_label(taxonomy: Taxonomy) -> None:
+    label = label_now(
+        "m1", " dana ", "chat", taxonomy, sentiment="neutral", topic="refunds", now=NOW
+    )
+    assert isinstance(label, Label)
+    assert label.doc_id == "m1:dana"
+    assert label.to_record() == {
         "message_id": "m1",
         "labeler": "dana",
         "labeled_at": "2026-12-03T12:00:00.000+00:00",
         "sentiment": "neutral",
         "topic": "refunds",
     }
+
+
+@pytest.mark.parametrize(
+    ("labeler", "values", "complaint"),
+    [
+        ("  ", {"sentiment": "negative"}, "'labeler' is required"),
+        ("x" * 129, {"sentiment": "negative"}, "'labeler' is over 128"),
+        ("dana", {}, "needs a 'sentiment', a 'topic' or both"),
+        ("dana", {"sentiment": "furious"}, "sentiment 'furious' is not one of"),
+        ("dana", {"topic": "markets"}, "topic 'markets' is not a chat topic"),
+    ],
+)
+def test_a_label_the_labels_agent_would_refuse_is_never_sent(
+    taxonomy: Taxonomy, labeler: str, values: dict[str, str], complaint: str
+) -> None:
+    with pytest.raises(DashboardError, match=complaint):
+        label_now("m1", labeler, "chat", taxonomy, now=NOW, **values)
 
 
 def test_csv_export_cannot_carry_a_spreadsheet_formula() -> None:
@@ -179,3 +203,27 @@ def test_the_alerters_link_decides_where_the_explorer_opens() -> None:
         "topic": "refunds",
         "episode": "chat-spike:refunds:3",
     }
+
+
+def test_a_short_episode_stays_visible_and_thresholds_say_which_rule() -> None:
+    from dashboard.charts import MIN_EPISODE_SHARE, negative_share_chart
+    from dashboard.queries.thresholds import Threshold
+
+    domain = (NOW - timedelta(days=30), NOW)
+    episode = episode_from_source(
+        "e1",
+        {
+            "rule": "chat-spike",
+            "group": "refunds",
+            "state": "resolved",
+            "fired_at": "2026-12-01T10:00:00Z",
+            "resolved_at": "2026-12-01T10:05:00Z",
+        },
+    )
+    spec = negative_share_chart([], [Threshold("chat-spike", 0.5, "chat")], [episode], domain)
+    rows = [row for data in spec.to_dict()["datasets"].values() for row in data]
+    band = next(r for r in rows if "end" in r)
+    width = datetime.fromisoformat(band["end"]) - datetime.fromisoformat(band["start"])
+    assert width >= (domain[1] - domain[0]) * MIN_EPISODE_SHARE > timedelta(minutes=5)
+    assert band["label"] == "alert resolved: chat-spike · refunds"
+    assert any(r.get("label") == "chat-spike · chat: alert above 50%" for r in rows)
