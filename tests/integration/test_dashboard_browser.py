@@ -28,21 +28,12 @@ from moodwatch.settings import Settings
 from stream.connections import elasticsearch
 from stream.label_index import labels_index
 from tests.integration import dashboard_seed
+from tests.integration.browser import CHROMIUM, CHROMIUM_ARGS, settle, shoot
 from tests.integration.streamkit import StreamRig, free_port, wait_for
 
 playwright = pytest.importorskip("playwright.sync_api")
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 REPO = Path(__file__).resolve().parents[2]
-SCREENSHOTS = REPO / "var" / "screenshots"
 seeded = dashboard_seed.seeded  # the module-scoped seeded prefix fixture
 
 pytestmark = pytest.mark.skipif(
@@ -102,38 +93,6 @@ def dashboard_url(
         process.terminate()
         process.wait(timeout=20)
         log.close()
-
-
-def settle(page: Any) -> None:
-    """Wait until Streamlit finished the run (no skeletons, not 'running')."""
-    page.wait_for_selector('[data-testid="stApp"]', timeout=90_000)
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stSkeleton\"]') && "
-        "!document.querySelector('[data-testid=\"stStatusWidget\"]')",
-        timeout=90_000,
-    )
-
-
-def shoot(page: Any, name: str, metrics: int = 0, charts: int = 0, tables: int = 0) -> None:
-    """Save a screenshot of the whole page once ``metrics`` numbers, ``charts`` charts and
-    ``tables`` tables have drawn. Streamlit scrolls inside its main block, so the window is
-    made as tall as that block's content for the shot."""
-    drawn = """([metrics, charts, tables]) =>
-        document.querySelectorAll('[data-testid="stMetricValue"]').length >= metrics &&
-        document.querySelectorAll('.vega-embed canvas, .vega-embed svg').length >= charts &&
-        document.querySelectorAll('[data-testid="stDataFrame"] canvas').length >= tables"""
-    page.wait_for_function(drawn, arg=[metrics, charts, tables], timeout=90_000)
-    size = page.viewport_size
-    height = page.evaluate(
-        "() => Math.max(...[...document.querySelectorAll('*')].map(e => e.scrollHeight))"
-    )
-    page.set_viewport_size({"width": size["width"], "height": max(size["height"], height)})
-    try:
-        page.wait_for_function(drawn, arg=[metrics, charts, tables], timeout=90_000)
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
-    finally:
-        page.set_viewport_size(size)
 
 
 def stored_labels(es: Elasticsearch, prefix: str, labeler: str, count: int) -> list[dict[str, Any]]:

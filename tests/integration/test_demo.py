@@ -20,7 +20,7 @@ from elasticsearch import Elasticsearch
 
 from infra import pidfile
 from models.registry import Registry
-from tests.integration.browser import CHROMIUM, CHROMIUM_ARGS, SCREENSHOTS, settle
+from tests.integration.browser import CHROMIUM, CHROMIUM_ARGS, settle, shoot
 from tests.integration.streamkit import free_port, wait_for
 
 REPO = Path(__file__).resolve().parents[2]
@@ -115,20 +115,17 @@ def demo(demo_env: dict[str, str]) -> Iterator[Console]:
 def screenshot_alert(url: str) -> str:
     """The dashboard's alerts page and overview while the alert fires; the alerts page text."""
     sync_api = pytest.importorskip("playwright.sync_api")
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     with sync_api.sync_playwright() as driver:
         browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.goto(url)
-            page.locator('[data-testid="stMetricValue"]').first.wait_for(timeout=90_000)
-            page.locator('.vega-embed canvas, .vega-embed svg').first.wait_for(timeout=90_000)
             settle(page)
-            page.screenshot(path=str(SCREENSHOTS / "demo-overview.png"), full_page=True)
+            shoot(page, "demo-overview", metrics=3, charts=2)
             page.goto(f"{url}/alerts")
             page.get_by_text("demo-chat-topic-turns-negative").first.wait_for(timeout=90_000)
             settle(page)
-            page.screenshot(path=str(SCREENSHOTS / "demo-alerts.png"), full_page=True)
+            shoot(page, "demo-alerts")
             return str(page.inner_text("body"))
         finally:
             browser.close()
