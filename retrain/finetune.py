@@ -127,12 +127,14 @@ def train_within_budget(
     threads: int | None = None,
     progress: bool = False,
     rate: float | None = None,
+    tuning: dict[str, Any] | None = None,
 ) -> BudgetedTraining:
     """Fine-tune ``checkpoint`` in place on ``new`` + ``replay`` and calibrate it.
 
     ``rate`` (training examples per second measured by an earlier run on this machine) lets the
     run plan ahead: the data is sampled down to what fits the budget and one learning-rate
     schedule covers it, so the model ends fully decayed instead of cut off mid-schedule.
+    ``tuning`` overrides further :class:`models.training.TrainingConfig` fields (learning rates).
     """
     started = time.perf_counter()
     planned_epochs = epochs
@@ -153,6 +155,7 @@ def train_within_budget(
         "threads": threads,
         "calibration_fraction": 0.0,
         "frozen_layers": frozen_layers,
+        **(tuning or {}),
     }
     deadline = started + budget_s
     losses: list[float] = []

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +24,7 @@ from elasticsearch import Elasticsearch
 from models.checkpoint import save_checkpoint
 from models.evaluation import evaluate
 from models.examples import Example, seed_golden_set
-from models.inference import EngineOptions, InferenceEngine
+from models.inference import EngineOptions, InferenceEngine, Prediction
 from models.registry import ModelVersion, Registry
 from models.taxonomy import Taxonomy
 from models.versions import REPORT_FILE, base_checkpoint, headline, load_engine
@@ -33,7 +33,7 @@ from retrain.announce import announce
 from retrain.corpus import LABELS_UNTIL, Corpus, gather, labels_cutoff
 from retrain.errors import LockHeld, RetrainError
 from retrain.finetune import train_within_budget
-from retrain.gate import GateDecision, Tolerances, decide
+from retrain.gate import GateDecision, Tolerances, decide, golden_answers
 from retrain.history import LoopHistory
 from retrain.lock import RetrainLock
 from retrain.shadow import recent_messages, shadow_report
@@ -53,6 +53,20 @@ class RunResult:
     numbers: dict[str, Any] = field(default_factory=dict)
     decision: GateDecision | None = None
     shadow: dict[str, Any] | None = None
+
+
+class _Recorded:
+    """A scorer that keeps its last answers: the gate's paired test compares them."""
+
+    def __init__(self, engine: InferenceEngine) -> None:
+        self.engine = engine
+        self.answers: list[Prediction] = []
+
+    def predict(
+        self, texts: Sequence[str], channels: Sequence[str | None] | None = None
+    ) -> list[Prediction]:
+        self.answers = self.engine.predict(texts, channels)
+        return self.answers
 
 
 def _now() -> str:
@@ -83,6 +97,7 @@ class RetrainJob:
             settings.gate_heldout_tolerance,
             settings.gate_slice_tolerance,
             settings.gate_min_slice_examples,
+            settings.gate_confidence,
         )
 
     def labels_since(self) -> datetime | None:
@@ -225,12 +240,12 @@ class RetrainJob:
         candidate_engine.warm_up(rounds=1)
         current_engine = load_engine(self.registry, current.id, self.taxonomy, options)
         try:
-            golden_now, golden_new = (
-                evaluate(e, self.golden) for e in (current_engine, candidate_engine)
-            )
+            now, new = _Recorded(current_engine), _Recorded(candidate_engine)
+            golden_now, golden_new = evaluate(now, self.golden), evaluate(new, self.golden)
+            answers = golden_answers(self.golden, now.answers, new.answers)
             held_now = evaluate(current_engine, corpus.held_out) if corpus.held_out else None
             held_new = evaluate(candidate_engine, corpus.held_out) if corpus.held_out else None
-            decision = decide(golden_now, golden_new, held_now, held_new, self.tolerances)
+            decision = decide(golden_now, golden_new, held_now, held_new, self.tolerances, answers)
             numbers["evaluate_s"] = round(time.perf_counter() - started, 2)
             shadow = None
             if decision.promote and settings.shadow_hours > 0:
