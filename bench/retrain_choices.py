@@ -12,8 +12,8 @@ from the registry's current version, once per variant. Each candidate is scored 
 
 A variant is ``name[:key=value,...]``. Keys: any :class:`models.training.TrainingConfig` field
 (``head_lr``, ``encoder_lr``, ``epochs``, ``frozen_layers``...), ``seed_replay`` (seed lines
-replayed; -1 = all), ``calibration`` (``refit``: the job's default; ``keep``: the parent's
-calibration is kept).
+replayed; -1 = all), ``priors`` (``keep``: the job's default, each channel keeps the parent's
+class prior and only temperatures are refitted; ``refit``: the prior is refitted too).
 
 Prints one JSON document, then a one-line summary per variant on stderr.
 """
@@ -21,7 +21,6 @@ Prints one JSON document, then a one-line summary per variant on stderr.
 from __future__ import annotations
 
 import argparse
-import copy
 import json
 import os
 import random
@@ -84,6 +83,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--eval-limit", type=int, default=300)
     parser.add_argument("--budget", type=float, default=170.0)
     parser.add_argument("--variant", action="append", default=[])
+    parser.add_argument(
+        "--rate", type=float, default=25.0, help="Training examples/s to plan the budget with."
+    )
     parser.add_argument("--out", type=Path)
     parser.add_argument("--seed", type=int, default=1234)
     args = parser.parse_args(argv)
@@ -114,17 +116,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     for text in args.variant or ["default"]:
         name, values = parse_variant(text)
         replay_n = int(values.pop("seed_replay", settings.retrain_seed_replay))
-        calibration = values.pop("calibration", "refit")
+        priors = values.pop("priors", "keep")
         frozen = values.pop("frozen_layers", None)
         epochs = int(values.pop("epochs", settings.retrain_epochs))
         rng = random.Random(args.seed)
         replay = seeds if replay_n < 0 else rng.sample(seeds, min(replay_n, len(seeds)))
         checkpoint = load_checkpoint(current.path)
-        parent_calibration = copy.deepcopy(checkpoint.classifier.sentiment_calibration)
-        parent_temperatures = (
-            checkpoint.classifier.sentiment_temperature.clone(),
-            checkpoint.classifier.topic_temperature.clone(),
-        )
         started = time.perf_counter()
         training = train_within_budget(
             checkpoint,
@@ -135,12 +132,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             frozen_layers=frozen,
             threads=settings.torch_threads,
             tuning=values,
+            keep_priors=priors == "keep",
+            rate=args.rate,
         )
         seconds = time.perf_counter() - started
-        if calibration == "keep":
-            checkpoint.classifier.sentiment_calibration = parent_calibration
-            checkpoint.classifier.sentiment_temperature.copy_(parent_temperatures[0])
-            checkpoint.classifier.topic_temperature.copy_(parent_temperatures[1])
         engine = InferenceEngine(checkpoint, name, None, options)
         engine.warm_up(rounds=1)
         result = scores(engine, sets)
@@ -151,6 +146,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             "examples_per_s": round(training.examples_per_second, 1),
             "epochs_run": training.epochs_run,
             "stopped_early": training.stopped_early,
+            "threads": training.threads,
+            "trained_new": training.new_used,
+            "trained_replay": training.replay_used,
             "frozen_layers": training.frozen_layers,
             "replay": len(replay),
             "calibration": {

@@ -233,6 +233,11 @@ class Settings(BaseSettings):
         lt=1,
         description="A golden slice fails only if its drop is beyond noise at this confidence.",
     )
+    retrain_threads: int | None = Field(
+        None,
+        ge=1,
+        description="CPU threads for fine-tuning; default: all cores when idle, 1 when busy.",
+    )
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

@@ -217,7 +217,7 @@ class RetrainJob:
             epochs=settings.retrain_epochs,
             frozen_layers=frozen,
             max_length=settings.max_seq_length,
-            threads=settings.torch_threads,
+            threads=settings.retrain_threads,
             progress=progress,
             rate=self.history.last_training_rate(),
         )
@@ -225,6 +225,7 @@ class RetrainJob:
             train_s=training.seconds,
             epochs=training.epochs_run,
             examples_per_s=round(training.examples_per_second, 1),
+            threads=training.threads,
             frozen_layers=training.frozen_layers,
             trained_new=training.new_used,
             trained_replay=training.replay_used,
