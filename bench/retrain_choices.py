@@ -12,7 +12,8 @@ from the registry's current version, once per variant. Each candidate is scored 
 
 A variant is ``name[:key=value,...]``. Keys: any :class:`models.training.TrainingConfig` field
 (``head_lr``, ``encoder_lr``, ``epochs``, ``frozen_layers``...), ``seed_replay`` (seed lines
-replayed; -1 = all), ``priors`` (``keep``: the job's default, each channel keeps the parent's
+replayed; -1 = all), ``fill`` (the parent's answers fill open heads from this confidence;
+1.01 = never), ``priors`` (``keep``: the job's default, each channel keeps the parent's
 class prior and only temperatures are refitted; ``refit``: the prior is refitted too).
 
 Prints one JSON document, then a one-line summary per variant on stderr.
@@ -39,8 +40,16 @@ from models.registry import Registry
 from moodwatch.settings import load_settings
 from retrain.corpus import in_held_out
 from retrain.finetune import train_within_budget
+from retrain.pseudo import fill_open_heads
 
-NUMBER_KEYS = {"head_lr", "encoder_lr", "weight_decay", "warmup_fraction", "topic_loss_weight"}
+NUMBER_KEYS = {
+    "fill",
+    "head_lr",
+    "encoder_lr",
+    "weight_decay",
+    "warmup_fraction",
+    "topic_loss_weight",
+}
 
 
 def parse_variant(text: str) -> tuple[str, dict[str, Any]]:
@@ -117,15 +126,21 @@ def main(argv: Sequence[str] | None = None) -> int:
         name, values = parse_variant(text)
         replay_n = int(values.pop("seed_replay", settings.retrain_seed_replay))
         priors = values.pop("priors", "keep")
+        fill = values.pop("fill", None)  # the job's default: retrain_pseudo_min_confidence
         frozen = values.pop("frozen_layers", None)
         epochs = int(values.pop("epochs", settings.retrain_epochs))
         rng = random.Random(args.seed)
         replay = seeds if replay_n < 0 else rng.sample(seeds, min(replay_n, len(seeds)))
         checkpoint = load_checkpoint(current.path)
         started = time.perf_counter()
+        threshold = settings.retrain_pseudo_min_confidence if fill is None else float(fill)
+        parent = InferenceEngine(load_checkpoint(current.path), current.id, None, options)
+        parent.warm_up(rounds=1)
+        taught, filled = fill_open_heads(parent, new, threshold)
+        parent.retire()
         training = train_within_budget(
             checkpoint,
-            new,
+            taught,
             replay,
             budget_s=args.budget,
             epochs=epochs,
@@ -151,6 +166,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "trained_replay": training.replay_used,
             "frozen_layers": training.frozen_layers,
             "replay": len(replay),
+            "heads_filled_by_parent": filled,
             "calibration": {
                 c: v.to_dict() for c, v in checkpoint.classifier.sentiment_calibration.items()
             },

@@ -13,8 +13,12 @@ batches: that work competes with scoring for the same cores, which is the dip me
 For each swap: messages indexed per second (``moodwatch_messages_indexed`` polled every second)
 over the ``--window`` seconds before the announcement and the ``--window`` seconds after it;
 the dip is ``1 − after / before``. Also the worst 5-second bin after the announcement, relative
-to the rate before, and the seconds until ``/health`` shows the new version. Prints JSON, then a
-one-line summary with the median and spread of the dips.
+to the rate before, and the seconds until ``/health`` shows the new version.
+
+On a machine shared with other work the rate moves by itself, so before each swap the same
+measurement runs once with no swap at all (a placebo): a swap's dip means something only
+beside the placebo dips. Prints JSON, then a one-line summary with the median and spread of
+both.
 
 Needs Kafka and Elasticsearch (``moodwatch infra up``) and a current model in the registry.
 """
@@ -165,14 +169,21 @@ def bins(points: list[tuple[float, float]], width: float = BIN_S) -> list[float]
 
 
 def measure_swap(
-    settings: Settings, registry: Registry, worker: WorkerProcess, window: float, n: int
+    settings: Settings,
+    registry: Registry,
+    worker: WorkerProcess,
+    window: float,
+    n: int,
+    placebo: bool = False,
 ) -> dict[str, Any]:
+    """Rates before and after a promotion (``placebo``: the same windows, nothing promoted)."""
     previous = registry.current_id()
-    version = copy_version(registry, previous or "", f"swap-dip copy {n}")
+    version = previous if placebo else copy_version(registry, previous or "", f"swap-dip {n}")
     before = sample(worker, window)
-    registry.promote(version, reason=f"swap-dip {n}")
     announced = time.monotonic()
-    announce(settings, "promoted", version, previous)
+    if not placebo:
+        registry.promote(version or "", reason=f"swap-dip {n}")
+        announce(settings, "promoted", version or "", previous)
     swapped_at: list[float] = []
 
     def watch() -> None:
@@ -182,12 +193,15 @@ def measure_swap(
             time.sleep(0.25)
 
     watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
+    if not placebo:
+        watcher.start()
     after = sample(worker, window)
-    watcher.join()
+    if not placebo:
+        watcher.join()
     r_before, r_after = rate(before), rate(after)
     worst = min(bins(after), default=r_after)
     return {
+        "placebo": placebo,
         "version": version,
         "before_msg_s": round(r_before, 1),
         "after_msg_s": round(r_after, 1),
@@ -230,11 +244,12 @@ def main(argv: list[str] | None = None) -> int:
         feeder.start()
         wait_for(lambda: indexed(worker) >= 200, 300, "the stream to flow")
         for n in range(1, args.swaps + 1):
-            time.sleep(args.settle)
-            swaps.append(measure_swap(settings, registry, worker, args.window, n))
-            print(f"swap {n}: {swaps[-1]}", file=sys.stderr, flush=True)
-            if feeder.error is not None:
-                raise feeder.error
+            for placebo in (True, False):
+                time.sleep(args.settle)
+                swaps.append(measure_swap(settings, registry, worker, args.window, n, placebo))
+                print(f"{'placebo' if placebo else 'swap'} {n}: {swaps[-1]}", file=sys.stderr)
+                if feeder.error is not None:
+                    raise feeder.error
         swaps_total = re.search(r"^moodwatch_model_swaps_total ([0-9.]+)$", worker.metrics(), re.M)
     finally:
         if feeder is not None:
@@ -243,20 +258,22 @@ def main(argv: list[str] | None = None) -> int:
         rig.close()
         es.close()
         shutil.rmtree(work, ignore_errors=True)
-    dips = [s["dip"] for s in swaps if s["dip"] is not None]
-    result = {
+    result: dict[str, Any] = {
         "bench": "swap_dip",
         "window_s": args.window,
-        "swaps": swaps,
+        "rounds": swaps,
         "worker_swaps_total": float(swaps_total.group(1)) if swaps_total else None,
-        "dip_median": round(statistics.median(dips), 3) if dips else None,
-        "dip_min": min(dips, default=None),
-        "dip_max": max(dips, default=None),
     }
+    for kind, placebo in (("swap", False), ("placebo", True)):
+        dips = [s["dip"] for s in swaps if s["placebo"] is placebo and s["dip"] is not None]
+        result[f"{kind}_dip_median"] = round(statistics.median(dips), 3) if dips else None
+        result[f"{kind}_dip_min"] = min(dips, default=None)
+        result[f"{kind}_dip_max"] = max(dips, default=None)
     print(json.dumps(result, indent=2))
     print(
-        f"swap dip: median {result['dip_median']} (min {result['dip_min']}, max "
-        f"{result['dip_max']}) over {len(dips)} swaps; target < 0.10",
+        f"swap dip: median {result['swap_dip_median']} (min {result['swap_dip_min']}, max "
+        f"{result['swap_dip_max']}); placebo median {result['placebo_dip_median']} (min "
+        f"{result['placebo_dip_min']}, max {result['placebo_dip_max']}); target < 0.10",
         file=sys.stderr,
     )
     return 0

@@ -238,6 +238,13 @@ class Settings(BaseSettings):
         ge=1,
         description="CPU threads for fine-tuning; default: all cores when idle, 1 when busy.",
     )
+    retrain_pseudo_min_confidence: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="A head a label leaves open is taught the current model's answer from this "
+        "confidence (1 = never).",
+    )
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

@@ -36,6 +36,7 @@ from retrain.finetune import train_within_budget
 from retrain.gate import GateDecision, Tolerances, decide, golden_answers
 from retrain.history import LoopHistory
 from retrain.lock import RetrainLock
+from retrain.pseudo import fill_open_heads
 from retrain.shadow import recent_messages, shadow_report
 from stream.label_index import count_new
 
@@ -208,19 +209,36 @@ class RetrainJob:
             f"examples ({'auto' if frozen is None else frozen} lower layers frozen, "
             f"budget {settings.retrain_time_budget_s:.0f} s)"
         )
-        checkpoint = base_checkpoint(self.registry, self.taxonomy, None, current.id)
-        training = train_within_budget(
-            checkpoint,
-            corpus.train,
-            corpus.replay,
-            budget_s=settings.retrain_time_budget_s,
-            epochs=settings.retrain_epochs,
-            frozen_layers=frozen,
-            max_length=settings.max_seq_length,
-            threads=settings.retrain_threads,
-            progress=progress,
-            rate=self.history.last_training_rate(),
+        options = EngineOptions(
+            device="cpu", max_length=settings.max_seq_length, threads=settings.torch_threads
         )
+        # Loaded before training: its answers fill the heads the labels leave open, and it is
+        # the version the candidate is judged against afterwards.
+        current_engine = load_engine(self.registry, current.id, self.taxonomy, options)
+        try:
+            train, filled = fill_open_heads(
+                current_engine, corpus.train, settings.retrain_pseudo_min_confidence
+            )
+            label_replay, filled_replay = fill_open_heads(
+                current_engine, corpus.label_replay, settings.retrain_pseudo_min_confidence
+            )
+            numbers["heads_filled_by_parent"] = filled + filled_replay
+            checkpoint = base_checkpoint(self.registry, self.taxonomy, None, current.id)
+            training = train_within_budget(
+                checkpoint,
+                train,
+                [*label_replay, *corpus.seed_replay],
+                budget_s=settings.retrain_time_budget_s,
+                epochs=settings.retrain_epochs,
+                frozen_layers=frozen,
+                max_length=settings.max_seq_length,
+                threads=settings.retrain_threads,
+                progress=progress,
+                rate=self.history.last_training_rate(),
+            )
+        except BaseException:
+            current_engine.retire()
+            raise
         numbers.update(
             train_s=training.seconds,
             epochs=training.epochs_run,
@@ -234,12 +252,8 @@ class RetrainJob:
         lock.renew()
         stage("evaluating candidate and current on the golden set and the held-out labels")
         started = time.perf_counter()
-        options = EngineOptions(
-            device="cpu", max_length=settings.max_seq_length, threads=settings.torch_threads
-        )
         candidate_engine = InferenceEngine(checkpoint, "candidate", self.taxonomy, options)
         candidate_engine.warm_up(rounds=1)
-        current_engine = load_engine(self.registry, current.id, self.taxonomy, options)
         try:
             now, new = _Recorded(current_engine), _Recorded(candidate_engine)
             golden_now, golden_new = evaluate(now, self.golden), evaluate(new, self.golden)
