@@ -18,7 +18,9 @@ After each step the retrain job runs (gate included, shadow off: the bench's mes
 prediction) and every candidate, promoted or rejected, is scored on held-out data: ``tweeteval``
 val, ``twitter_financial_news`` valid (three-way macro-F1), ``sst2_dev`` and ``uci_sentences``
 (binary macro-F1: positive vs negative probability) and the golden set (per channel). The
-throughput dip around a swap needs the hot-swapping worker: :func:`swap_dip` is the hook.
+throughput dip around a swap is measured by its own benchmark, ``bench.swap_dip`` (a worker
+saturated with a backlog while versions are promoted): running a worker here would take the
+cores the retrains are timed on.
 
 Prints one JSON document (and writes it to ``--out``), then a one-line summary on stderr.
 Needs Kafka and Elasticsearch (``moodwatch infra up``) and a current model in the registry.
@@ -174,12 +176,6 @@ def score_version(
         engine.retire()
 
 
-def swap_dip(settings: Settings, version: str) -> dict[str, Any] | None:
-    """Hook: throughput over the minute around the swap to ``version`` in running workers.
-    Needs the lead's hot-swapping Worker; returns None until it is wired."""
-    return None
-
-
 def private_registry(source: Registry, work: Path) -> Registry:
     """A registry holding only the source's current version (the bench writes its own)."""
     current = source.current()
@@ -294,7 +290,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                     )
                     if scores
                     else None,
-                    "swap_dip": swap_dip(settings, result.candidate or ""),
                 }
             )
             state["done"] = step

@@ -55,23 +55,28 @@ class ChannelCalibration:
         )
 
 
-def fit_channel_calibration(logits: torch.Tensor, labels: torch.Tensor) -> ChannelCalibration:
+def fit_channel_calibration(
+    logits: torch.Tensor, labels: torch.Tensor, bias: tuple[float, ...] | None = None
+) -> ChannelCalibration:
     """Temperature and class bias minimising the NLL of ``labels`` (class indices) given raw
-    ``logits`` (n, classes)."""
+    ``logits`` (n, classes). With ``bias`` given, only the temperature is fitted and the bias
+    is kept: for labels whose class mix is not the channel's (a retrain's label stream)."""
     logits = logits.detach().float()
     log_t = torch.zeros((), requires_grad=True)
-    bias = torch.zeros(logits.shape[1], requires_grad=True)
-    optimizer = torch.optim.LBFGS([log_t, bias], lr=0.5, max_iter=200)
+    shift = torch.tensor(bias) if bias is not None else torch.zeros(logits.shape[1])
+    shift.requires_grad_(bias is None)
+    fitted = [log_t] if bias is not None else [log_t, shift]
+    optimizer = torch.optim.LBFGS(fitted, lr=0.5, max_iter=200)
 
     def closure() -> torch.Tensor:
         optimizer.zero_grad()
-        loss = F.cross_entropy(logits / log_t.exp() + bias, labels)
-        loss = loss + BIAS_PENALTY * (bias - bias.mean()).pow(2).sum()
+        loss = F.cross_entropy(logits / log_t.exp() + shift, labels)
+        loss = loss + BIAS_PENALTY * (shift - shift.mean()).pow(2).sum()
         loss.backward()  # type: ignore[no-untyped-call]
         return loss
 
     optimizer.step(closure)  # type: ignore[no-untyped-call]
-    centred = (bias - bias.mean()).detach()
+    centred = (shift - shift.mean()).detach()
     return ChannelCalibration(
         float(log_t.detach().exp()), tuple(float(b) for b in centred), examples=len(labels)
     )

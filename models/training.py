@@ -365,11 +365,14 @@ def calibrate(
     taxonomy: Taxonomy,
     held_out: Sequence[Example],
     max_length: int,
+    keep_priors: bool = False,
 ) -> tuple[float, float]:
     """Fit one temperature per head on held-out data (minimum NLL) and store it in the model.
 
     Also fits each channel's sentiment temperature and class prior (``models.calibration``)
-    when the channel has enough held-out labels; returns the two global temperatures.
+    when the channel has enough held-out labels; returns the two global temperatures. With
+    ``keep_priors`` each channel keeps the class prior the model has (none: zero) and only
+    its temperature is refitted: for held-out data whose class mix is not the channel's.
     """
     sentiments, topics = [], []
     for start in range(0, len(held_out), 64):
@@ -384,6 +387,7 @@ def calibrate(
     model.topic_temperature.fill_(t_t)
     model.zero_shot_other_threshold = fit_other_threshold(model, tokenizer, taxonomy, held_out)
     all_sentiment = torch.cat(sentiments)
+    priors = {c: cal.bias for c, cal in model.sentiment_calibration.items()}
     model.sentiment_calibration = {}
     for channel in sorted({e.channel for e in held_out if e.channel}):
         rows = torch.tensor(
@@ -391,8 +395,9 @@ def calibrate(
         )
         labelled = rows[sentiment_y[rows] != IGNORE]
         if len(labelled) >= MIN_EXAMPLES:
+            prior = priors.get(channel, (0.0,) * len(SENTIMENTS)) if keep_priors else None
             model.sentiment_calibration[channel] = fit_channel_calibration(
-                all_sentiment[labelled], sentiment_y[labelled]
+                all_sentiment[labelled], sentiment_y[labelled], prior
             )
     return s_t, t_t
 

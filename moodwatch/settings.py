@@ -211,7 +211,7 @@ class Settings(BaseSettings):
         0.02, ge=0, le=1, description="No golden slice's macro-F1 may drop more than this."
     )
     gate_min_slice_examples: int = Field(
-        10, ge=1, description="Golden slices smaller than this are reported but do not gate."
+        20, ge=1, description="Golden slices smaller than this are reported but do not gate."
     )
     shadow_hours: float = Field(
         24.0, ge=0, description="Score the last hours of indexed traffic with the candidate."
@@ -237,6 +237,25 @@ class Settings(BaseSettings):
     )
     dashboard_export_max_rows: int = Field(
         10000, ge=1, le=100000, description="Largest CSV export from the explorer."
+    )
+    # --- Learning loop: gate statistics ------------------------------------------------------
+    gate_confidence: float = Field(
+        0.95,
+        gt=0.5,
+        lt=1,
+        description="A golden slice fails only if its drop is beyond noise at this confidence.",
+    )
+    retrain_threads: int | None = Field(
+        None,
+        ge=1,
+        description="CPU threads for fine-tuning; default: all cores when idle, 1 when busy.",
+    )
+    retrain_pseudo_min_confidence: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="A head a label leaves open is taught the current model's answer from this "
+        "confidence (1 = never).",
     )
 
     @field_validator("kafka_bootstrap_servers")

@@ -14,7 +14,7 @@ import json
 import logging
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -24,7 +24,7 @@ from elasticsearch import Elasticsearch
 from models.checkpoint import save_checkpoint
 from models.evaluation import evaluate
 from models.examples import Example, seed_golden_set
-from models.inference import EngineOptions, InferenceEngine
+from models.inference import EngineOptions, InferenceEngine, Prediction
 from models.registry import ModelVersion, Registry
 from models.taxonomy import Taxonomy
 from models.versions import REPORT_FILE, base_checkpoint, headline, load_engine
@@ -33,9 +33,10 @@ from retrain.announce import announce
 from retrain.corpus import LABELS_UNTIL, Corpus, gather, labels_cutoff
 from retrain.errors import LockHeld, RetrainError
 from retrain.finetune import train_within_budget
-from retrain.gate import GateDecision, Tolerances, decide
+from retrain.gate import GateDecision, Tolerances, decide, golden_answers
 from retrain.history import LoopHistory
 from retrain.lock import RetrainLock
+from retrain.pseudo import fill_open_heads
 from retrain.shadow import recent_messages, shadow_report
 from stream.label_index import count_new
 
@@ -53,6 +54,20 @@ class RunResult:
     numbers: dict[str, Any] = field(default_factory=dict)
     decision: GateDecision | None = None
     shadow: dict[str, Any] | None = None
+
+
+class _Recorded:
+    """A scorer that keeps its last answers: the gate's paired test compares them."""
+
+    def __init__(self, engine: InferenceEngine) -> None:
+        self.engine = engine
+        self.answers: list[Prediction] = []
+
+    def predict(
+        self, texts: Sequence[str], channels: Sequence[str | None] | None = None
+    ) -> list[Prediction]:
+        self.answers = self.engine.predict(texts, channels)
+        return self.answers
 
 
 def _now() -> str:
@@ -83,6 +98,7 @@ class RetrainJob:
             settings.gate_heldout_tolerance,
             settings.gate_slice_tolerance,
             settings.gate_min_slice_examples,
+            settings.gate_confidence,
         )
 
     def labels_since(self) -> datetime | None:
@@ -193,23 +209,41 @@ class RetrainJob:
             f"examples ({'auto' if frozen is None else frozen} lower layers frozen, "
             f"budget {settings.retrain_time_budget_s:.0f} s)"
         )
-        checkpoint = base_checkpoint(self.registry, self.taxonomy, None, current.id)
-        training = train_within_budget(
-            checkpoint,
-            corpus.train,
-            corpus.replay,
-            budget_s=settings.retrain_time_budget_s,
-            epochs=settings.retrain_epochs,
-            frozen_layers=frozen,
-            max_length=settings.max_seq_length,
-            threads=settings.torch_threads,
-            progress=progress,
-            rate=self.history.last_training_rate(),
+        options = EngineOptions(
+            device="cpu", max_length=settings.max_seq_length, threads=settings.torch_threads
         )
+        # Loaded before training: its answers fill the heads the labels leave open, and it is
+        # the version the candidate is judged against afterwards.
+        current_engine = load_engine(self.registry, current.id, self.taxonomy, options)
+        try:
+            train, filled = fill_open_heads(
+                current_engine, corpus.train, settings.retrain_pseudo_min_confidence
+            )
+            label_replay, filled_replay = fill_open_heads(
+                current_engine, corpus.label_replay, settings.retrain_pseudo_min_confidence
+            )
+            numbers["heads_filled_by_parent"] = filled + filled_replay
+            checkpoint = base_checkpoint(self.registry, self.taxonomy, None, current.id)
+            training = train_within_budget(
+                checkpoint,
+                train,
+                [*label_replay, *corpus.seed_replay],
+                budget_s=settings.retrain_time_budget_s,
+                epochs=settings.retrain_epochs,
+                frozen_layers=frozen,
+                max_length=settings.max_seq_length,
+                threads=settings.retrain_threads,
+                progress=progress,
+                rate=self.history.last_training_rate(),
+            )
+        except BaseException:
+            current_engine.retire()
+            raise
         numbers.update(
             train_s=training.seconds,
             epochs=training.epochs_run,
             examples_per_s=round(training.examples_per_second, 1),
+            threads=training.threads,
             frozen_layers=training.frozen_layers,
             trained_new=training.new_used,
             trained_replay=training.replay_used,
@@ -218,19 +252,15 @@ class RetrainJob:
         lock.renew()
         stage("evaluating candidate and current on the golden set and the held-out labels")
         started = time.perf_counter()
-        options = EngineOptions(
-            device="cpu", max_length=settings.max_seq_length, threads=settings.torch_threads
-        )
         candidate_engine = InferenceEngine(checkpoint, "candidate", self.taxonomy, options)
         candidate_engine.warm_up(rounds=1)
-        current_engine = load_engine(self.registry, current.id, self.taxonomy, options)
         try:
-            golden_now, golden_new = (
-                evaluate(e, self.golden) for e in (current_engine, candidate_engine)
-            )
+            now, new = _Recorded(current_engine), _Recorded(candidate_engine)
+            golden_now, golden_new = evaluate(now, self.golden), evaluate(new, self.golden)
+            answers = golden_answers(self.golden, now.answers, new.answers)
             held_now = evaluate(current_engine, corpus.held_out) if corpus.held_out else None
             held_new = evaluate(candidate_engine, corpus.held_out) if corpus.held_out else None
-            decision = decide(golden_now, golden_new, held_now, held_new, self.tolerances)
+            decision = decide(golden_now, golden_new, held_now, held_new, self.tolerances, answers)
             numbers["evaluate_s"] = round(time.perf_counter() - started, 2)
             shadow = None
             if decision.promote and settings.shadow_hours > 0:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 import torch.nn.functional as F
 
@@ -30,6 +31,20 @@ def test_a_channel_that_is_mostly_neutral_gets_a_neutral_prior_and_a_cooler_temp
     assert ChannelCalibration.from_dict(calibration.to_dict()).temperature == round(
         calibration.temperature, 5
     )
+
+
+def test_a_kept_prior_stays_and_only_the_temperature_is_fitted() -> None:
+    generator = torch.Generator().manual_seed(0)
+    labels = torch.tensor([1] * 140 + [0] * 30 + [2] * 30)  # a neutral-heavy label stream
+    logits = torch.randn(len(labels), 3, generator=generator) * 4
+    logits[torch.arange(len(labels)), labels] += 3
+    free = fit_channel_calibration(logits, labels)
+    kept = fit_channel_calibration(logits, labels, bias=(0.2, -0.1, -0.1))
+    assert free.bias[1] > 0.3  # left free, the prior follows the stream's mix
+    assert kept.bias == pytest.approx((0.2, -0.1, -0.1))
+    assert kept.temperature > 1.0  # the over-confident logits are still cooled
+    cooled = torch.from_numpy(kept.apply(logits.numpy()))
+    assert F.cross_entropy(cooled, labels) < F.cross_entropy(logits, labels)
 
 
 def _bank_engine(registry: Registry, threshold: float) -> InferenceEngine:

@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from retrain.gate import Tolerances, decide
+from models.evaluation import evaluate
+from models.examples import Example
+from models.inference import Prediction
+from retrain.gate import Check, GateDecision, Tolerances, decide, golden_answers
+from retrain.paired import delta_upper_bound
 
 TOL = Tolerances(heldout=0.01, slice=0.02, min_slice_examples=10)
 
@@ -80,3 +85,114 @@ def test_the_decision_serializes_with_every_number() -> None:
     news = next(c for c in stored["checks"] if c["name"] == "golden channel news sentiment")
     assert news["delta"] == -0.1
     assert news["current"] == 0.6
+
+
+# --- the paired test: a drop must be beyond tolerance *and* beyond noise --------------------
+
+CYCLE = ("negative", "neutral", "positive")
+
+
+def golden_set() -> list[Example]:
+    """30 chat/delivery, 60 chat/refunds and 90 news/markets examples, balanced sentiment."""
+    rows = [("chat", "delivery", 30), ("chat", "refunds", 60), ("news", "markets", 90)]
+    return [
+        Example(f"{channel} {topic} {i}", channel, CYCLE[i % 3], topic)
+        for channel, topic, n in rows
+        for i in range(n)
+    ]
+
+
+def answers(examples: list[Example], wrong: set[int]) -> list[Prediction]:
+    """Right on every example except the indices in ``wrong`` (sentiment shifted by one)."""
+    out = []
+    for i, e in enumerate(examples):
+        sentiment = e.sentiment or "neutral"
+        if i in wrong:
+            sentiment = CYCLE[(CYCLE.index(sentiment) + 1) % 3]
+        out.append(Prediction(sentiment, 0.9, {}, e.topic or "other", 0.9, {}, "v"))
+    return out
+
+
+class Answered:
+    def __init__(self, predictions: list[Prediction]) -> None:
+        self.predictions = predictions
+
+    def predict(
+        self, texts: Sequence[str], channels: Sequence[str | None] | None = None
+    ) -> list[Prediction]:
+        return self.predictions
+
+
+def judge(wrong_now: set[int], wrong_then: set[int], paired: bool) -> GateDecision:
+    examples = golden_set()
+    now, then = answers(examples, wrong_now), answers(examples, wrong_then)
+    given = golden_answers(examples, now, then) if paired else None
+    return decide(
+        evaluate(Answered(now), examples),
+        evaluate(Answered(then), examples),
+        heads(0.5),
+        heads(0.6),
+        TOL,
+        given,
+    )
+
+
+def delivery(decision: GateDecision) -> Check:
+    return next(c for c in decision.checks if c.name == "golden topic chat/delivery sentiment")
+
+
+NOISE = ({3, 40}, {3, 4, 40})  # the candidate gets one more of the 30 delivery examples wrong
+
+
+def test_one_flipped_answer_in_a_small_slice_is_noise_and_does_not_reject() -> None:
+    decision = judge(*NOISE, paired=True)
+    check = delivery(decision)
+    assert check.delta < -TOL.slice  # past the tolerance on the point estimate...
+    assert check.upper_bound is not None and check.upper_bound >= 0  # ...but not beyond noise
+    assert check.passed and decision.promote, decision.reason
+    assert "chat/delivery" in decision.reason
+
+
+def test_without_the_answers_the_same_flip_rejects_on_the_point_estimate() -> None:
+    decision = judge(*NOISE, paired=False)
+    assert not decision.promote
+    assert "golden topic chat/delivery sentiment" in [c.name for c in decision.failed]
+
+
+def test_a_real_drop_in_a_small_slice_rejects_with_its_bound() -> None:
+    decision = judge({40}, {40, *range(0, 30, 3)}, paired=True)  # 10 of 30 now wrong
+    assert not decision.promote
+    check = delivery(decision)
+    assert not check.passed
+    assert check.upper_bound is not None and check.upper_bound < 0
+    assert "upper bound of the change" in decision.reason
+
+
+def test_slices_under_the_minimum_never_gate_even_when_wrecked() -> None:
+    small = Tolerances(heldout=0.01, slice=0.02, min_slice_examples=31)
+    examples = golden_set()
+    now, then = answers(examples, set()), answers(examples, set(range(30)))
+    decision = decide(
+        evaluate(Answered(now), examples),
+        evaluate(Answered(then), examples),
+        heads(0.5),
+        heads(0.6),
+        small,
+        golden_answers(examples, now, then),
+    )
+    assert not delivery(decision).gating
+    assert delivery(decision).passed
+    # the wreck still shows in the larger chat and overall slices, which do gate
+    assert {"golden channel chat sentiment", "golden sentiment"} <= {
+        c.name for c in decision.failed
+    }
+
+
+def test_the_bound_is_reproducible_and_zero_for_identical_answers() -> None:
+    truth = [CYCLE[i % 3] for i in range(60)]
+    worse = [CYCLE[(i + 1) % 3] if i < 20 else t for i, t in enumerate(truth)]
+    assert delta_upper_bound(truth, truth, truth) == 0.0
+    first = delta_upper_bound(truth, truth, worse)
+    assert first == delta_upper_bound(truth, truth, worse)
+    assert first < -0.2  # a third wrong: macro-F1 falls from 1 to ~0.67, bound well below 0
+    assert delta_upper_bound(truth, worse, truth) > 0.2

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import random
 
+import pytest
+
 from models.examples import Example
-from retrain.finetune import fit_to_budget
+from retrain.finetune import fit_to_budget, training_threads
 
 
 def examples(kind: str, n: int) -> list[Example]:
@@ -49,3 +52,14 @@ def test_few_new_labels_are_all_kept_and_replay_fills_the_rest() -> None:
         rng=random.Random(1),
     )
     assert (len(new), len(replay), epochs) == (50, 190, 1)
+
+
+def test_training_threads_take_one_core_when_the_machine_is_busy(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(os, "sched_getaffinity", lambda _: {0, 1, 2, 3})
+    monkeypatch.setattr(os, "getloadavg", lambda: (6.0, 6.0, 6.0))
+    assert training_threads(None) == 1
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 1.0, 1.0))
+    assert training_threads(None) == 4
+    assert training_threads(3) == 3  # a setting always wins
