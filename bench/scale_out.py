@@ -164,6 +164,10 @@ def time_round(
         measure_pipeline(settings, setup.names, setup.processes[0], rows, baseline)
     )
     result["cpu_share"] = split.report()
+    # Messages per CPU-second the workers got: what they do with the CPU they are given, which
+    # other work on the machine changes far less than msg/s.
+    busy = result["cpu_share"]["workers_cores_busy"]
+    result["msg_per_worker_cpu_s"] = round(result["msg_per_s"] / busy, 1) if busy else None
     setup.check()
     setup.wait_idle()
     seconds = result["seconds_to_searchable"]
@@ -181,6 +185,7 @@ def time_round(
 
 def summarise(setup: Setup) -> dict[str, Any]:
     rates = [run["msg_per_s"] for run in setup.runs]
+    per_cpu = [run["msg_per_worker_cpu_s"] for run in setup.runs if run["msg_per_worker_cpu_s"]]
     indexed = [
         sum(run["workers"][i]["indexed"] for run in setup.runs) for i in range(setup.workers)
     ]
@@ -191,6 +196,8 @@ def summarise(setup: Setup) -> dict[str, Any]:
         "msg_per_s_runs": rates,
         "msg_per_s_median": round(statistics.median(rates), 1),
         "msg_per_s_spread": round(max(rates) - min(rates), 1),
+        "msg_per_worker_cpu_s_median": round(statistics.median(per_cpu), 1) if per_cpu else None,
+        "msg_per_worker_cpu_s_spread": round(max(per_cpu) - min(per_cpu), 1) if per_cpu else None,
         "share_of_messages": [round(n / total, 3) for n in indexed],
         "peak_rss_mb": setup.peak_rss_mb,
         "runs": setup.runs,
@@ -213,7 +220,8 @@ def summary_line(report: dict[str, Any]) -> str:
         f"(spread {one['msg_per_s_spread']:.0f}); 2 workers x {two['torch_threads_each']} thread "
         f"{two['msg_per_s_median']:.0f} msg/s (spread {two['msg_per_s_spread']:.0f}, shares "
         f"{' / '.join(f'{s:.2f}' for s in two['share_of_messages'])}); "
-        f"2 / 1 = {report['two_vs_one']:.2f} on {report['machine']['nproc']} cores"
+        f"2 / 1 = {report['two_vs_one']:.2f} on {report['machine']['nproc']} cores; per worker "
+        f"CPU-second {one['msg_per_worker_cpu_s_median']} vs {two['msg_per_worker_cpu_s_median']}"
     )
     if report["disturbed"]:
         line += "; DISTURBED: " + ", ".join(report["disturbed"])
@@ -301,6 +309,8 @@ def run(
             "both setups use 2 cores' worth of torch threads: one x 2, two x 1 each",
             "rounds alternate the order of the setups; the same N texts go to both in a round",
             "share_of_messages: each worker's part of the indexed messages over all rounds",
+            "msg_per_worker_cpu_s: msg/s / cores the setup's workers used in the round; when other "
+            "work takes the CPU (disturbed), compare this rather than msg/s",
             "the producer runs in the benchmark process on the same cores as the workers",
         ],
     }
