@@ -61,6 +61,13 @@ class Settings(BaseSettings):
         "month", description="One messages index per day or per month of created_at."
     )
     es_replicas: int = Field(0, ge=0, le=5, description="Replicas of new indices (0 on one node).")
+    es_shards: int = Field(
+        1,
+        ge=1,
+        le=128,
+        description="Primary shards of each new messages index (1 on one node; keep shards "
+        "under ~50 GB: see docs/scaling.md).",
+    )
     es_bulk_max_bytes: int = Field(5_000_000, ge=10_000, description="Largest bulk request body.")
     es_retry_max_s: float = Field(30.0, gt=0, description="Longest back-off between ES retries.")
 

@@ -62,6 +62,7 @@ class IndexLayout:
     prefix: str
     period: str = "month"  # "day" | "month"
     replicas: int = 0
+    shards: int = 1
 
     @property
     def messages_alias(self) -> str:
@@ -81,7 +82,7 @@ class IndexLayout:
             "priority": 200,
             "template": {
                 "settings": {
-                    "number_of_shards": 1,
+                    "number_of_shards": self.shards,
                     "number_of_replicas": self.replicas,
                     "refresh_interval": "1s",
                 },
@@ -97,5 +98,10 @@ class IndexLayout:
 
 
 def layout_for(settings: Settings) -> IndexLayout:
-    """The index layout the settings describe (prefix, period, replicas)."""
-    return IndexLayout(settings.es_index_prefix, settings.es_index_period, settings.es_replicas)
+    """The index layout the settings describe (prefix, period, shards, replicas)."""
+    return IndexLayout(
+        settings.es_index_prefix,
+        settings.es_index_period,
+        settings.es_replicas,
+        settings.es_shards,
+    )
