@@ -11,9 +11,10 @@ same examples (the reports come from :func:`models.evaluation.evaluate`):
   more than ``slice_tolerance`` *and* the drop is unlikely to be noise: given both versions'
   answers on the golden examples (:func:`golden_answers`), a paired bootstrap
   (:mod:`retrain.paired`) must put the one-sided ``confidence`` upper bound of the change below
-  zero. A topic slice of 30 examples moves by 3 points when one answer flips; a 2-point rule on
-  the point estimate alone would reject good candidates at random. Without the answers the
-  point estimate alone decides. Smaller slices are reported but never gate.
+  zero, and an exact McNemar test must find the candidate wrong more often at that level.
+  A topic slice of 30 examples moves by 3 points when one answer flips; a 2-point rule on the
+  point estimate alone would reject good candidates at random. Without the answers the point
+  estimate alone decides. Smaller slices are reported but never gate.
 
 The decision is a value with every number in it, so it can be stored with the version and shown.
 """
@@ -27,7 +28,7 @@ from typing import Any
 
 from models.examples import Example
 from models.inference import Prediction
-from retrain.paired import CONFIDENCE, delta_upper_bound
+from retrain.paired import CONFIDENCE, delta_upper_bound, mcnemar_p
 
 HEADS = ("sentiment", "topic")
 
@@ -86,9 +87,10 @@ class Check:
     tolerance: float
     gating: bool
     passed: bool
-    # One-sided upper confidence bound of candidate − current (paired bootstrap); None when
-    # the answers were not given (the point estimate decided).
+    # One-sided upper confidence bound of candidate − current (paired bootstrap) and the exact
+    # McNemar p-value; None when the answers were not given (the point estimate decided).
     upper_bound: float | None = None
+    p_value: float | None = None
 
     @property
     def delta(self) -> float:
@@ -131,13 +133,17 @@ def _compare(
         gating = n >= min_examples
         dropped = after < before - tolerance - 1e-9
         given = (answers or {}).get(f"{name} {head}")
-        upper = None
+        upper = p = None
         if given is not None and gating and dropped:
             upper = delta_upper_bound(
                 given.truth, given.current, given.candidate, confidence=confidence
             )
-        passed = not gating or not dropped or (upper is not None and upper >= 0)
-        checks.append(Check(f"{name} {head}", before, after, n, tolerance, gating, passed, upper))
+            p = mcnemar_p(given.truth, given.current, given.candidate)
+        noise = upper is not None and p is not None and (upper >= 0 or p >= 1 - confidence)
+        passed = not gating or not dropped or noise
+        checks.append(
+            Check(f"{name} {head}", before, after, n, tolerance, gating, passed, upper, p)
+        )
     return checks
 
 
@@ -183,8 +189,8 @@ def decide(
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         bound = (
             f", and even the {tolerances.confidence:.0%} upper bound of the change is "
-            f"{worst.upper_bound:+.3f}"
-            if worst.upper_bound is not None
+            f"{worst.upper_bound:+.3f} (McNemar p={worst.p_value:.3f})"
+            if worst.upper_bound is not None and worst.p_value is not None
             else ""
         )
         return GateDecision(
