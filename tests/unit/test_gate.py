@@ -206,3 +206,12 @@ def test_three_lost_examples_out_of_28_are_not_enough_for_mcnemar() -> None:
     assert mcnemar_p(truth, truth, truth) == 1.0
     five = [CYCLE[(i + 1) % 3] if i < 5 else t for i, t in enumerate(truth)]
     assert mcnemar_p(truth, truth, five) == 1 / 32
+
+
+def test_a_large_slice_is_judged_by_the_bootstrap() -> None:
+    decision = judge(set(), set(range(90, 180, 9)), paired=True)  # 10 news answers newly wrong
+    overall = next(c for c in decision.checks if c.name == "golden sentiment")
+    assert overall.n >= TOL.large_slice
+    assert overall.delta < -TOL.slice
+    assert overall.upper_bound is not None and overall.upper_bound < 0
+    assert not overall.passed and not decision.promote
