@@ -175,7 +175,7 @@ class Settings(BaseSettings):
     )
     retrain_misfire_grace_s: int = Field(600, ge=1, description="A late run still runs within.")
     retrain_time_budget_s: float = Field(
-        120.0, gt=0, description="Fine-tuning stops starting new epochs after this many seconds."
+        100.0, gt=0, description="Fine-tuning stops starting new epochs after this many seconds."
     )
     retrain_epochs: int = Field(3, ge=1, le=50, description="Epochs at most (within the budget).")
     retrain_frozen_layers: int | None = Field(
