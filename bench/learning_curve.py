@@ -205,7 +205,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
     parser.add_argument("--work", type=Path, help="Keep state here to continue in a later run.")
     parser.add_argument("--eval-limit", type=int, default=500, help="Examples per held-out set.")
-    parser.add_argument("--budget", type=float, default=150.0, help="Retrain time budget, s.")
+    parser.add_argument("--budget", type=float, default=100.0, help="Retrain time budget, s.")
     parser.add_argument("--epochs", type=int, default=3)
     parser.add_argument("--frozen-layers", type=int, help="Default: the retrain job's choice.")
     parser.add_argument("--out", type=Path, help="Also write the JSON here.")

@@ -194,13 +194,13 @@ class Settings(BaseSettings):
     )
     retrain_misfire_grace_s: int = Field(600, ge=1, description="A late run still runs within.")
     retrain_time_budget_s: float = Field(
-        150.0, gt=0, description="Fine-tuning stops starting new epochs after this many seconds."
+        100.0, gt=0, description="Fine-tuning stops starting new epochs after this many seconds."
     )
     retrain_epochs: int = Field(3, ge=1, le=50, description="Epochs at most (within the budget).")
     retrain_frozen_layers: int | None = Field(
         None,
         ge=0,
-        description="Lowest encoder layers kept frozen; default: 4 under 2,000 examples, else 2.",
+        description="Lowest encoder layers kept frozen; default: 4 under 5,000 examples, else 2.",
     )
     retrain_holdout_fraction: float = Field(
         0.2, ge=0, lt=1, description="Share of the new labels kept out of training for the gate."

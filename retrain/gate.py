@@ -9,11 +9,13 @@ same examples (the reports come from :func:`models.evaluation.evaluate`):
 - **golden slices**: the bundled golden set overall, per channel and per channel/topic, for both
   heads. A slice with at least ``min_slice_examples`` examples fails when its macro-F1 drops by
   more than ``slice_tolerance`` *and* the drop is unlikely to be noise: given both versions'
-  answers on the golden examples (:func:`golden_answers`), a paired bootstrap
-  (:mod:`retrain.paired`) must put the one-sided ``confidence`` upper bound of the change below
-  zero. A topic slice of 30 examples moves by 3 points when one answer flips; a 2-point rule on
-  the point estimate alone would reject good candidates at random. Without the answers the
-  point estimate alone decides. Smaller slices are reported but never gate.
+  answers on the golden examples (:func:`golden_answers`), the drop must be significant at
+  ``confidence`` (:mod:`retrain.paired`): from ``large_slice`` examples (overall, channels) a
+  paired bootstrap must put the upper bound of the change below zero; on smaller slices, where
+  the bootstrap is too eager, an exact McNemar test must find the candidate wrong more often.
+  A topic slice of 30 examples moves by 3 points when one answer flips; a 2-point rule on the
+  point estimate alone would reject good candidates at random. Without the answers the point
+  estimate alone decides. Smaller slices are reported but never gate.
 
 The decision is a value with every number in it, so it can be stored with the version and shown.
 """
@@ -27,7 +29,7 @@ from typing import Any
 
 from models.examples import Example
 from models.inference import Prediction
-from retrain.paired import CONFIDENCE, delta_upper_bound
+from retrain.paired import CONFIDENCE, delta_upper_bound, mcnemar_p
 
 HEADS = ("sentiment", "topic")
 
@@ -38,6 +40,7 @@ class Tolerances:
     slice: float = 0.02
     min_slice_examples: int = 20
     confidence: float = CONFIDENCE
+    large_slice: int = 100
 
 
 @dataclass(frozen=True)
@@ -86,9 +89,10 @@ class Check:
     tolerance: float
     gating: bool
     passed: bool
-    # One-sided upper confidence bound of candidate − current (paired bootstrap); None when
-    # the answers were not given (the point estimate decided).
+    # One-sided upper confidence bound of candidate − current (paired bootstrap) and the exact
+    # McNemar p-value; None when the answers were not given (the point estimate decided).
     upper_bound: float | None = None
+    p_value: float | None = None
 
     @property
     def delta(self) -> float:
@@ -121,6 +125,7 @@ def _compare(
     min_examples: int,
     answers: dict[str, SliceAnswers] | None = None,
     confidence: float = CONFIDENCE,
+    large_slice: int = 100,
 ) -> list[Check]:
     checks = []
     for head in HEADS:
@@ -131,13 +136,22 @@ def _compare(
         gating = n >= min_examples
         dropped = after < before - tolerance - 1e-9
         given = (answers or {}).get(f"{name} {head}")
-        upper = None
+        upper = p = None
         if given is not None and gating and dropped:
             upper = delta_upper_bound(
                 given.truth, given.current, given.candidate, confidence=confidence
             )
-        passed = not gating or not dropped or (upper is not None and upper >= 0)
-        checks.append(Check(f"{name} {head}", before, after, n, tolerance, gating, passed, upper))
+            p = mcnemar_p(given.truth, given.current, given.candidate)
+        if upper is None or p is None:
+            noise = False
+        elif n >= large_slice:
+            noise = upper >= 0
+        else:
+            noise = p >= 1 - confidence
+        passed = not gating or not dropped or noise
+        checks.append(
+            Check(f"{name} {head}", before, after, n, tolerance, gating, passed, upper, p)
+        )
     return checks
 
 
@@ -148,7 +162,13 @@ def golden_checks(
     answers: dict[str, SliceAnswers] | None = None,
 ) -> list[Check]:
     """Overall, per-channel and per-topic slices of two golden-set reports."""
-    limits = (tolerances.slice, tolerances.min_slice_examples, answers, tolerances.confidence)
+    limits = (
+        tolerances.slice,
+        tolerances.min_slice_examples,
+        answers,
+        tolerances.confidence,
+        tolerances.large_slice,
+    )
     checks = _compare("golden", current, candidate, *limits)
     for kind in ("channel", "topic"):
         before_slices = current.get("slices", {}).get(kind, {})
@@ -183,8 +203,8 @@ def decide(
         more = f" (and {len(failed) - 1} more)" if len(failed) > 1 else ""
         bound = (
             f", and even the {tolerances.confidence:.0%} upper bound of the change is "
-            f"{worst.upper_bound:+.3f}"
-            if worst.upper_bound is not None
+            f"{worst.upper_bound:+.3f} (McNemar p={worst.p_value:.3f})"
+            if worst.upper_bound is not None and worst.p_value is not None
             else ""
         )
         return GateDecision(

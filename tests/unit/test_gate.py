@@ -9,7 +9,7 @@ from models.evaluation import evaluate
 from models.examples import Example
 from models.inference import Prediction
 from retrain.gate import Check, GateDecision, Tolerances, decide, golden_answers
-from retrain.paired import delta_upper_bound
+from retrain.paired import delta_upper_bound, mcnemar_p
 
 TOL = Tolerances(heldout=0.01, slice=0.02, min_slice_examples=10)
 
@@ -196,3 +196,22 @@ def test_the_bound_is_reproducible_and_zero_for_identical_answers() -> None:
     assert first == delta_upper_bound(truth, truth, worse)
     assert first < -0.2  # a third wrong: macro-F1 falls from 1 to ~0.67, bound well below 0
     assert delta_upper_bound(truth, worse, truth) > 0.2
+
+
+def test_three_lost_examples_out_of_28_are_not_enough_for_mcnemar() -> None:
+    truth = [CYCLE[i % 3] for i in range(28)]
+    worse = [CYCLE[(i + 1) % 3] if i < 3 else t for i, t in enumerate(truth)]
+    assert delta_upper_bound(truth, truth, worse) < 0  # the bootstrap alone would fail it
+    assert mcnemar_p(truth, truth, worse) == 0.125
+    assert mcnemar_p(truth, truth, truth) == 1.0
+    five = [CYCLE[(i + 1) % 3] if i < 5 else t for i, t in enumerate(truth)]
+    assert mcnemar_p(truth, truth, five) == 1 / 32
+
+
+def test_a_large_slice_is_judged_by_the_bootstrap() -> None:
+    decision = judge(set(), set(range(90, 180, 9)), paired=True)  # 10 news answers newly wrong
+    overall = next(c for c in decision.checks if c.name == "golden sentiment")
+    assert overall.n >= TOL.large_slice
+    assert overall.delta < -TOL.slice
+    assert overall.upper_bound is not None and overall.upper_bound < 0
+    assert not overall.passed and not decision.promote
