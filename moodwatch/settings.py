@@ -200,7 +200,8 @@ class Settings(BaseSettings):
     retrain_frozen_layers: int | None = Field(
         None,
         ge=0,
-        description="Lowest encoder layers kept frozen; default: 4 under 5,000 examples, else 2.",
+        description="Lowest encoder layers kept frozen; default: all (heads only) under 200 new "
+        "labels, 4 under 5,000 examples, else 2.",
     )
     retrain_holdout_fraction: float = Field(
         0.2, ge=0, lt=1, description="Share of the new labels kept out of training for the gate."

@@ -90,9 +90,13 @@ class Watch:
             else:
                 if seen is None:  # fired and resolved between two polls: say both
                     events.append(Event("alert_fired", f"ALERT FIRING  {episode.rule}{group}"))
-                last = episode.last_numbers.get("share")
-                now = f" (negative share now {last:.0%})" if isinstance(last, float) else ""
-                events.append(Event("alert_resolved", f"ALERT RESOLVED {episode.rule}{group}{now}"))
+                lasted = ""
+                if episode.resolved_at is not None:
+                    minutes = (episode.resolved_at - episode.fired_at).total_seconds() / 60
+                    lasted = f" after {minutes:.1f} min"
+                events.append(
+                    Event("alert_resolved", f"ALERT RESOLVED {episode.rule}{group}{lasted}")
+                )
         return events
 
     def _retrains(self) -> list[Event]:

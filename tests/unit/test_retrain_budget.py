@@ -63,3 +63,11 @@ def test_training_threads_take_one_core_when_the_machine_is_busy(
     monkeypatch.setattr(os, "getloadavg", lambda: (0.4, 1.0, 1.0))
     assert training_threads(None) == 4
     assert training_threads(3) == 3  # a setting always wins
+
+
+def test_a_handful_of_new_labels_trains_the_heads_only() -> None:
+    from retrain.finetune import ALL_LAYERS, HEADS_ONLY_BELOW, default_frozen_layers
+
+    assert default_frozen_layers(500, new_labels=HEADS_ONLY_BELOW - 1) == ALL_LAYERS
+    assert default_frozen_layers(500, new_labels=HEADS_ONLY_BELOW) == 4
+    assert default_frozen_layers(6000, new_labels=3000) == 2
