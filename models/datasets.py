@@ -5,15 +5,16 @@
   labels into ours (``bearish=negative,bullish=positive,0=neutral``).
 - A pair of plain-text files: one text per line, and one label per line in the same order.
 
-Every reader can keep only rows whose column equals a value (``where={"split": "train"}``),
-and gives rows without a channel the ``channel`` passed in. Errors name the file and line.
+Every reader can keep only rows whose column equals a value (``where={"split": "train"}``,
+or one of several: ``{"split": {"train", "test"}}``), and gives rows without a channel the
+``channel`` passed in. Errors name the file and line.
 """
 
 from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -53,15 +54,22 @@ def _sentiment(raw: Any, label_map: Mapping[str, str], where: str) -> str:
     return label
 
 
-def _keep(row: Mapping[str, Any], where: Mapping[str, str]) -> bool:
-    return all(str(row.get(column, "")) == value for column, value in where.items())
+# Column -> the value (or any of the values) a kept row has there.
+Where = Mapping[str, str | Collection[str]]
+
+
+def _keep(row: Mapping[str, Any], where: Where) -> bool:
+    return all(
+        str(row.get(column, "")) in ({wanted} if isinstance(wanted, str) else wanted)
+        for column, wanted in where.items()
+    )
 
 
 def read_jsonl_rows(
     path: Path,
     label_map: Mapping[str, str] | None = None,
     channel: str | None = None,
-    where: Mapping[str, str] | None = None,
+    where: Where | None = None,
 ) -> list[Example]:
     """Our JSONL format, optionally filtered, with labels mapped when a map is given."""
     examples = []
@@ -86,7 +94,7 @@ def read_csv_rows(
     label_column: str = "label",
     label_map: Mapping[str, str] | None = None,
     channel: str | None = None,
-    where: Mapping[str, str] | None = None,
+    where: Where | None = None,
 ) -> list[Example]:
     """A CSV (or ``.tsv``) with a header row; the label column holds sentiments or mapped labels."""
     delimiter = "\t" if path.suffix.lower() == ".tsv" else ","

