@@ -174,7 +174,10 @@ def _bring_up(settings: Settings, started: Started, dashboard: bool) -> None:
         note = "" if fresh else " (already running)"
         click.echo(f"  {process.name:<9} pid {pid}{note}, log {keeper.log_path(process.name)}")
     if dashboard:
-        click.secho(f"  dashboard: http://127.0.0.1:{settings.dashboard_port}", fg="green")
+        # The last 15 minutes: the story fills the charts instead of a sliver of a day.
+        click.secho(
+            f"  dashboard: http://127.0.0.1:{settings.dashboard_port}/?from=now-15m", fg="green"
+        )
 
 
 def _tear_down(settings: Settings, started: Started) -> None:

@@ -119,10 +119,10 @@ def screenshot_alert(url: str) -> str:
         browser = driver.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
-            page.goto(url)
+            page.goto(f"{url}/?from=now-15m")
             settle(page)
             shoot(page, "demo-overview", metrics=3, charts=2)
-            page.goto(f"{url}/alerts")
+            page.goto(f"{url}/alerts?from=now-15m")
             page.get_by_text("demo-chat-topic-turns-negative").first.wait_for(timeout=90_000)
             settle(page)
             shoot(page, "demo-alerts")
@@ -137,7 +137,7 @@ def test_the_first_run_shows_an_alert_a_retrain_and_a_hot_swap_then_stops_cleanl
     demo.wait(r"streaming the sample story", 420, "every process to come up")
     pids = [int(p) for p in re.findall(r"pid (\d+)", demo.text())]
     assert len(pids) == 4, demo.text()  # worker, alerter, scheduler, dashboard
-    url = re.search(r"dashboard: (http://\S+)", demo.text())
+    url = re.search(r"dashboard: (http://[^/\s]+)/\?from=now-15m", demo.text())
     assert url is not None, demo.text()
 
     demo.wait(r"ALERT FIRING  demo-chat-topic-turns-negative", 240, "the outage's alert")
