@@ -251,12 +251,14 @@ async def _live(settings: Settings, timeline: Timeline, duration: float | None) 
     if feeding.done() and not feeding.cancelled() and feeding.exception() is not None:
         raise feeding.exception()  # type: ignore[misc]
     sent = scenario.progress.total_sent
-    indexed = await asyncio.to_thread(_settled_count, watch, sent)
-    client.close()
-    return (
-        f"sent {sent:,} messages and {scenario.progress.labels_sent} labels; "
-        f"{indexed:,} of the messages indexed"
-    )
+    said = f"sent {sent:,} messages and {scenario.progress.labels_sent} labels; "
+    try:
+        indexed = await asyncio.to_thread(_settled_count, watch, sent)
+    except Exception as exc:  # Elasticsearch stopped under us: say so, still stop the rest
+        return said + f"could not count what got indexed ({exc})"
+    finally:
+        client.close()
+    return said + f"{indexed:,} of the messages indexed"
 
 
 _PHASE_NEWS = {
