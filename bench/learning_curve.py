@@ -157,23 +157,28 @@ def score_version(
             truth = [e.sentiment or "" for e in examples]
             binary = [binary_label(p) for p in predictions]
             out[name] = round(head_report(truth, binary, [1.0] * len(truth))["macro_f1"], 4)
-        golden = evaluate(engine, seed_golden_set())
-        out["golden"] = {
-            "sentiment": round(golden["sentiment"]["macro_f1"], 4),
-            "topic": round(golden["topic"]["macro_f1"], 4),
-            **{
-                f"{channel}_sentiment": round(heads["sentiment"]["macro_f1"], 4)
-                for channel, heads in golden["slices"]["channel"].items()
-            },
-            "topic_slices_sentiment": {
-                name: round(heads["sentiment"]["macro_f1"], 4)
-                for name, heads in golden["slices"]["topic"].items()
-                if "sentiment" in heads
-            },
-        }
+        out["golden"] = golden_summary(evaluate(engine, seed_golden_set()))
         return out
     finally:
         engine.retire()
+
+
+def golden_summary(golden: dict[str, Any]) -> dict[str, Any]:
+    """The golden-set numbers every curve row and variant reports: overall, per channel, per
+    topic slice (sentiment macro-F1), and topic macro-F1."""
+    return {
+        "sentiment": round(golden["sentiment"]["macro_f1"], 4),
+        "topic": round(golden["topic"]["macro_f1"], 4),
+        **{
+            f"{channel}_sentiment": round(heads["sentiment"]["macro_f1"], 4)
+            for channel, heads in golden["slices"]["channel"].items()
+        },
+        "topic_slices_sentiment": {
+            name: round(heads["sentiment"]["macro_f1"], 4)
+            for name, heads in golden["slices"]["topic"].items()
+            if "sentiment" in heads
+        },
+    }
 
 
 def private_registry(source: Registry, work: Path) -> Registry:

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bench.learning_curve import DEFAULT_DATA, load_sets, worst_slice_drop
+from bench.learning_curve import DEFAULT_DATA, golden_summary, load_sets, worst_slice_drop
 from models.checkpoint import load_checkpoint
 from models.evaluation import evaluate
 from models.examples import Example, seed_golden_set, seed_training_set
@@ -69,19 +69,7 @@ def scores(engine: InferenceEngine, sets: dict[str, list[Example]]) -> dict[str,
     return {
         "tweeteval_val": round(evaluate(engine, sets["tweeteval_val"])["sentiment"]["macro_f1"], 4),
         "tfn_valid": round(evaluate(engine, sets["tfn_valid"])["sentiment"]["macro_f1"], 4),
-        "golden": {
-            "sentiment": round(golden["sentiment"]["macro_f1"], 4),
-            "topic": round(golden["topic"]["macro_f1"], 4),
-            **{
-                f"{channel}_sentiment": round(heads["sentiment"]["macro_f1"], 4)
-                for channel, heads in golden["slices"]["channel"].items()
-            },
-            "topic_slices_sentiment": {
-                name: round(heads["sentiment"]["macro_f1"], 4)
-                for name, heads in golden["slices"]["topic"].items()
-                if "sentiment" in heads
-            },
-        },
+        "golden": golden_summary(golden),
     }
 
 
