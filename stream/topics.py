@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import time
+from collections.abc import Sequence
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaConnectionError, KafkaError, TopicAlreadyExistsError
@@ -32,6 +35,35 @@ def _configs(name: str, settings: Settings) -> dict[str, str]:
     return {}
 
 
+CONTROLLER_WAIT_S = 30.0
+
+
+async def create_topics(
+    admin: AIOKafkaAdminClient, topics: Sequence[NewTopic], wait_s: float = CONTROLLER_WAIT_S
+) -> None:
+    """``admin.create_topics``, waiting up to ``wait_s`` for the cluster to name a controller.
+
+    A broker that was just started, or resumed after a pause, can answer a metadata request
+    before it knows its brokers ("No broker metadata found"): aiokafka then has no controller
+    to send the request to and fails with an ``AttributeError`` on ``None.nodeId`` instead of a
+    Kafka error. That state passes within a second or two, so it is polled, not reported.
+    """
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            await admin.create_topics(list(topics))
+            return
+        except AttributeError as exc:
+            if "nodeId" not in str(exc):
+                raise
+            if time.monotonic() >= deadline:
+                raise StreamError(
+                    f"Kafka named no controller within {wait_s:.0f} s, so no topic could be "
+                    "created; is the broker healthy (`moodwatch doctor`)?"
+                ) from exc
+            await asyncio.sleep(0.2)
+
+
 async def ensure_topics(settings: Settings, replication_factor: int = 1) -> list[str]:
     """Create whichever of the topics is missing; returns the names it created."""
     admin = AIOKafkaAdminClient(**kafka_options(settings))
@@ -41,7 +73,8 @@ async def ensure_topics(settings: Settings, replication_factor: int = 1) -> list
         missing = [name for name in topic_names(settings) if name not in existing]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another worker won the race
-                await admin.create_topics(
+                await create_topics(
+                    admin,
                     [
                         NewTopic(
                             n,
@@ -50,7 +83,7 @@ async def ensure_topics(settings: Settings, replication_factor: int = 1) -> list
                             topic_configs=_configs(n, settings),
                         )
                         for n in missing
-                    ]
+                    ],
                 )
         return missing
     except KafkaConnectionError as exc:

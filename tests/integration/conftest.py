@@ -17,6 +17,7 @@ from elasticsearch import Elasticsearch
 
 from moodwatch.settings import Settings, load_settings
 from stream.connections import elasticsearch, kafka_options
+from stream.topics import create_topics
 from tests.integration.streamkit import StreamRig
 
 
@@ -50,7 +51,9 @@ async def create_topic(services: Settings) -> AsyncIterator[Callable[..., object
     created: list[str] = []
 
     async def create(name: str, partitions: int = 1) -> str:
-        await admin.create_topics([NewTopic(name, num_partitions=partitions, replication_factor=1)])
+        await create_topics(
+            admin, [NewTopic(name, num_partitions=partitions, replication_factor=1)]
+        )
         created.append(name)
         return name
 
@@ -104,8 +107,8 @@ async def _create_topics(settings: Settings, env: dict[str, str]) -> None:
             for k, v in env.items()
             if k.startswith("MOODWATCH_TOPIC_") and k != "MOODWATCH_TOPIC_PARTITIONS"
         ]
-        await admin.create_topics(
-            [NewTopic(n, num_partitions=4, replication_factor=1) for n in names]
+        await create_topics(
+            admin, [NewTopic(n, num_partitions=4, replication_factor=1) for n in names]
         )
     finally:
         await admin.close()

@@ -27,6 +27,7 @@ from alerts.store import AlertStore
 from bench.seed_messages import scored
 from moodwatch.settings import Settings
 from stream.connections import kafka_options
+from stream.topics import create_topics
 from tests.integration.alertkit import WebhookReceiver, cleaned, seed, start_alerter
 from tests.integration.streamkit import free_port, wait_for
 
@@ -95,7 +96,7 @@ def make_topic(settings: Settings, name: str) -> None:
         admin = AIOKafkaAdminClient(**kafka_options(settings))
         await admin.start()
         try:
-            await admin.create_topics([NewTopic(name, num_partitions=1, replication_factor=1)])
+            await create_topics(admin, [NewTopic(name, num_partitions=1, replication_factor=1)])
         finally:
             await admin.close()
 

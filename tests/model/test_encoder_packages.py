@@ -37,7 +37,9 @@ def _model_zip() -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for name, text in FILES.items():
-            archive.writestr(name, text)
+            # a fixed timestamp: two archives built a second apart must still be byte-equal
+            member = zipfile.ZipInfo(name, date_time=(2026, 1, 1, 0, 0, 0))
+            archive.writestr(member, text, compress_type=zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
 
 
