@@ -87,6 +87,18 @@ class WorkerMetrics:
             registry=r,
         )
 
+        self.offset_jumps = Counter(
+            "moodwatch_offset_jumps",
+            "Records the stream skipped within one partition assignment (an offset jump)",
+            ["topic"],
+            registry=r,
+        )
+        self.skipped_acks = Counter(
+            "moodwatch_skipped_acks_refused",
+            "Acks of records skipped in a rebalance, kept from the commit (they are read again)",
+            ["topic"],
+            registry=r,
+        )
         self.unsupported_language = Counter(
             "moodwatch_unsupported_language",
             "Messages indexed unscored: their language is not one the model supports",

@@ -38,6 +38,7 @@ from faust.types import TP, EventT
 from models.inference import InferenceEngine
 from models.taxonomy import Taxonomy
 from moodwatch.settings import Settings
+from stream.commit_guard import CommitGuard
 from stream.connections import async_elasticsearch, kafka_options
 from stream.dependencies import Dependencies
 from stream.errors import StreamError
@@ -105,6 +106,11 @@ class Worker:
         self._refused_version: str | None = None  # failed to load; retried only on an event
         self.taxonomy = taxonomy
         self.processed: dict[TP, int] = {}
+        self.commits = CommitGuard(
+            on_refused=lambda topic: self.metrics.skipped_acks.labels(topic=topic).inc()
+        )
+        # The next offset each partition should deliver within one consumer generation.
+        self._next_offset: dict[TP, tuple[int | None, int]] = {}
         self.pipeline: Pipeline | None = None
         self.model_update_error: str | None = None
         self._es: AsyncElasticsearch | None = None
@@ -204,21 +210,55 @@ class Worker:
         """
         if self.pipeline is None:
             self.pipeline = self._make_pipeline()
+        self.commits.install(self.app.consumer)
         running = self.pipeline
         concrete: Any = stream  # noack_take is on faust.Stream, not on the StreamT protocol
         async for events in concrete.noack_take(
             self.settings.batch_max_size, within=self.settings.batch_max_wait_s
         ):
             batch: list[EventT[Any]] = list(events)
+            self._check_continuity(batch)
             records = [_raw_record(e) for e in batch]
 
             async def acknowledge(acked: list[EventT[Any]] = batch) -> None:
-                for event in acked:
-                    await stream.ack(event)
-                    tp = event.message.tp
-                    self.processed[tp] = max(self.processed.get(tp, -1), event.message.offset)
+                with self.commits.finishing([e.message for e in acked]):
+                    for event in acked:
+                        await stream.ack(event)
+                        tp = event.message.tp
+                        self.processed[tp] = max(self.processed.get(tp, -1), event.message.offset)
 
             await running.submit(records, acknowledge)
+
+    def _check_continuity(self, batch: list[EventT[Any]]) -> None:
+        """Within one consumer generation a partition's offsets arrive one after another; a
+        jump means records were skipped on delivery. Nothing in our input topics makes gaps
+        (no compaction, no transactions), so a jump is reported, never expected."""
+        for event in batch:
+            message = event.message
+            tp, generation = message.tp, message.generation_id
+            seen = self._next_offset.get(tp)
+            if seen is not None and seen[0] == generation and message.offset > seen[1]:
+                skipped = message.offset - seen[1]
+                self.metrics.offset_jumps.labels(topic=tp.topic).inc(skipped)
+                log.warning(
+                    "%s[%d]: offset jumped from %d to %d in generation %s (%d not delivered)",
+                    tp.topic,
+                    tp.partition,
+                    seen[1],
+                    message.offset,
+                    generation,
+                    skipped,
+                )
+            if seen is None or seen[0] != generation:
+                log.info(
+                    "%s[%d]: generation %s starts at offset %d",
+                    tp.topic,
+                    tp.partition,
+                    generation,
+                    message.offset,
+                )
+            if seen is None or seen[0] != generation or message.offset >= seen[1]:
+                self._next_offset[tp] = (generation, message.offset + 1)
 
     async def _store_labels(self, stream: faust.StreamT[bytes]) -> None:
         """Labels topic → validated, joined to their message → labels index; refused → dead
@@ -233,6 +273,7 @@ class Worker:
                 self.settings.topic_dead_letter, value_serializer="raw", key_serializer="raw"
             )
         )
+        self.commits.install(self.app.consumer)
         concrete: Any = stream
         async for event in concrete.events():
             message = event.message
@@ -241,6 +282,7 @@ class Worker:
             if isinstance(outcome, Refused):
                 await dead_letters.send(outcome.dead_letter, position.default_id.encode())
                 self.metrics.dead_letters.labels(reason=outcome.rejection.reason.value).inc()
+            self.commits.finish(message)  # Faust acknowledges it when the loop comes round
 
     async def _handle_label(
         self, store: LabelStore, value: bytes | None, position: Position, key: bytes | None

@@ -4,10 +4,32 @@ dead-letter topic with its reason."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import UTC, datetime
 
+from aiokafka.admin import AIOKafkaAdminClient
+
+from stream.connections import kafka_options
 from tests.integration.streamkit import StreamRig, wait_for
+
+
+def committed(rig: StreamRig) -> dict[str, int]:
+    """The workers' group's committed offsets, summed per topic."""
+
+    async def read() -> dict[str, int]:
+        admin = AIOKafkaAdminClient(**kafka_options(rig.settings))
+        await admin.start()
+        try:
+            offsets = await admin.list_consumer_group_offsets(rig.env["MOODWATCH_WORKER_GROUP"])
+        finally:
+            await admin.close()
+        totals: dict[str, int] = {}
+        for tp, meta in offsets.items():
+            totals[tp.topic] = totals.get(tp.topic, 0) + max(meta.offset, 0)
+        return totals
+
+    return asyncio.run(read())
 
 
 def test_labels_reach_the_index_and_bad_ones_the_dead_letter_topic(rig: StreamRig) -> None:
@@ -42,3 +64,9 @@ def test_labels_reach_the_index_and_bad_ones_the_dead_letter_topic(rig: StreamRi
         d["reason"] for d in letters
     ) == ["unknown_class", "unknown_message"]
     assert int(rig.es.count(index=index)["count"]) == 1
+    # The commit guard (stream/commit_guard.py) lets every finished record move the offsets:
+    # the scored message, the stored label and the two dead-lettered ones.
+    want = {rig.topic("chat"): 1, rig.env["MOODWATCH_TOPIC_LABELS"]: 3}
+    wait_for(
+        lambda: {t: committed(rig).get(t) for t in want} == want, 60, f"commits to reach {want}"
+    )
