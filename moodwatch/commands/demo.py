@@ -20,6 +20,7 @@ import secrets
 import signal
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -87,7 +88,7 @@ class Started:
 @demo.command()
 @click.option("--rate", type=click.FloatRange(0.5, 500), default=5.0, show_default=True,
               help="Messages per second in calm times (both channels).")
-@click.option("--burst-after", type=click.FloatRange(0), default=45.0, show_default=True,
+@click.option("--burst-after", type=click.FloatRange(0), default=30.0, show_default=True,
               help="Seconds of calm before the outage starts.")
 @click.option("--burst-for", type=click.FloatRange(1), default=90.0, show_default=True,
               help="How long the outage floods the chat queue, in seconds.")
@@ -140,16 +141,24 @@ def _bring_up(settings: Settings, started: Started, dashboard: bool) -> None:
     from stream.index_layout import layout_for
     from stream.topics import ensure_topics
 
-    click.secho("1/4 local Kafka and Elasticsearch", bold=True)
+    click.secho("1/4 local Kafka and Elasticsearch (starting beside the model)", bold=True)
     before = {s.name for s in status(settings) if s.healthy}
-    ensure_running(settings)
-    started.services = [s.name for s in status(settings) if s.running and s.name not in before]
-    click.secho("2/4 model", bold=True)
-    version = ensure_default_version(
-        Registry(settings.registry_path),
-        load_taxonomy(settings.taxonomy_path),
-        settings.encoder_path,
-    )
+    # The services mostly wait on their JVMs while a first run trains the default model: both
+    # at once save the services' start on a fresh machine.
+    with ThreadPoolExecutor(1, thread_name_prefix="services") as pool:
+        services = pool.submit(ensure_running, settings)
+        click.secho("2/4 model", bold=True)
+        try:
+            version = ensure_default_version(
+                Registry(settings.registry_path),
+                load_taxonomy(settings.taxonomy_path),
+                settings.encoder_path,
+            )
+        finally:
+            services.result()  # the services' own error first, when both failed
+            started.services = [
+                s.name for s in status(settings) if s.running and s.name not in before
+            ]
     click.echo(
         f"  current version {version.id}: golden-set sentiment macro-F1 "
         f"{version.metrics.get('sentiment_macro_f1', float('nan')):.3f}, topic macro-F1 "
@@ -165,10 +174,14 @@ def _bring_up(settings: Settings, started: Started, dashboard: bool) -> None:
     click.echo(f"  rules: {settings.alert_rules_path}")
     click.secho("4/4 worker, alerter, scheduler" + (", dashboard" if dashboard else ""), bold=True)
     keeper = supervisor(settings)
-    for process in demo_processes(settings, dashboard):
+    processes = demo_processes(settings, dashboard)
+    launched = []
+    for process in processes:  # all start at once; each then has to answer its health check
         pid, fresh = keeper.start(process)
         if fresh:
             started.processes.append(process.name)
+        launched.append((process, pid, fresh))
+    for process, pid, fresh in launched:
         timeout = WORKER_START_S if process.name == "worker" else OTHER_START_S
         keeper.wait_healthy(process, timeout)
         note = "" if fresh else " (already running)"

@@ -42,7 +42,7 @@ class Timeline:
     """When things happen, in seconds since the stream started, and how fast."""
 
     rate: float = 5.0  # messages per second in calm times, both channels together
-    burst_after_s: float = 45.0
+    burst_after_s: float = 30.0
     burst_for_s: float = 90.0
     burst_chat_factor: float = 2.5  # chat rate during the outage, against calm
     labels_after_s: float = 20.0
