@@ -28,7 +28,7 @@ RECIPES = {
         precision="fp32", length_bucketing=False, frozen_layers=0
     ),
     "fp32 + length bucketing": TrainingConfig(precision="fp32", frozen_layers=0),
-    "fp32 + bucketing + 2 frozen layers (default)": TrainingConfig(),
+    "fp32 + bucketing + 2 frozen layers": TrainingConfig(frozen_layers=2),
     "bf16 autocast + bucketing": TrainingConfig(precision="bf16", frozen_layers=0),
     "fp32 + bucketing + 3 frozen layers": TrainingConfig(frozen_layers=3),
 }

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from pathlib import Path
 
@@ -114,7 +115,12 @@ def _channels_per_file(channels: tuple[str, ...], files: int) -> list[str | None
 )
 @click.option("--no-seed", is_flag=True, help="Train only on --data, without the bundled seed set.")
 @click.option("--parent", help="Fine-tune this version further instead of the plain encoder.")
-@click.option("--epochs", type=click.IntRange(1, 50), default=3, show_default=True)
+@click.option(
+    "--epochs",
+    type=click.IntRange(1, 50),
+    default=None,
+    help="Passes over the data (default: the default recipe's, models.training.TrainingConfig).",
+)
 @click.option(
     "--time-budget",
     help="Stop fine-tuning after this long (600, 90s, 15m, 1h), then calibrate and register.",
@@ -122,9 +128,9 @@ def _channels_per_file(channels: tuple[str, ...], files: int) -> list[str | None
 @click.option(
     "--frozen-layers",
     type=click.IntRange(0, 48),
-    default=2,
-    show_default=True,
-    help="Lowest encoder layers kept frozen (faster; 0 trains them all).",
+    default=None,
+    help="Lowest encoder layers kept frozen (faster; 0 trains them all; default: the default "
+    "recipe's).",
 )
 @click.option(
     "--random-seed",
@@ -150,9 +156,9 @@ def train(
     channels: tuple[str, ...],
     no_seed: bool,
     parent: str | None,
-    epochs: int,
+    epochs: int | None,
     time_budget: str | None,
-    frozen_layers: int,
+    frozen_layers: int | None,
     random_seed: int,
     promote: bool | None,
 ) -> None:
@@ -190,17 +196,20 @@ def train(
         rows = read_text_label_files(texts, labels, mapping, channel)
         click.echo(f"{texts} + {labels}: {len(rows)} labelled examples")
         new.extend(rows)
-    config = TrainingConfig(
-        epochs=epochs,
+    recipe = TrainingConfig()  # options left out keep the default recipe's values
+    config = dataclasses.replace(
+        recipe,
+        epochs=recipe.epochs if epochs is None else epochs,
         seed=random_seed,
         max_length=settings.max_seq_length,
         threads=settings.torch_threads,
-        frozen_layers=frozen_layers,
+        frozen_layers=recipe.frozen_layers if frozen_layers is None else frozen_layers,
         time_budget_s=_parse_duration(time_budget),
     )
     budget = f", time budget {time_budget}" if time_budget else ""
     click.echo(
-        f"training on {len(new)} labelled examples ({epochs} epochs, seed {random_seed}{budget})"
+        f"training on {len(new)} labelled examples "
+        f"({config.epochs} epochs, seed {random_seed}{budget})"
     )
     built = build_version(
         registry, taxonomy, new, parent=parent, encoder_path=settings.encoder_path, config=config

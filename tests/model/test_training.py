@@ -29,3 +29,23 @@ def test_version_records_training_summary_and_metrics(tiny_registry: Registry) -
     assert set(version.metrics) >= {"sentiment_macro_f1", "topic_macro_f1", "sentiment_ece"}
     assert (version.path / "report.json").is_file()
     assert (version.path / "taxonomy.yaml").is_file()
+
+
+def test_class_weighting_lifts_the_rare_sentiment_and_smoothing_softens_the_loss() -> None:
+    from models.examples import Example
+    from models.training import IGNORE, _loss, _sentiment_weights
+
+    examples = [Example("a", "chat", "negative")] * 6 + [Example("b", "chat", "neutral")] * 2
+    examples += [Example("c", "chat", "positive")] * 4 + [Example("d", "chat")]
+    weights = _sentiment_weights(examples, power=1.0)
+    negative, neutral, positive = weights.tolist()
+    assert neutral > positive > negative  # rarer class, larger weight
+    assert abs(weights.mean().item() - 1.0) < 1e-6
+    assert torch.equal(_sentiment_weights(examples, power=0.0), torch.ones(3))
+
+    confident = torch.tensor([[9.0, -9.0, -9.0]])  # sure, and right
+    truth, no_topic = torch.tensor([0]), torch.tensor([IGNORE])
+    topic = torch.zeros(1, 2)
+    plain = _loss(confident, truth, topic, no_topic, 1.0)
+    smoothed = _loss(confident, truth, topic, no_topic, 1.0, label_smoothing=0.1)
+    assert smoothed > plain  # smoothing penalises certainty even when it is right
