@@ -14,7 +14,10 @@ A variant is ``name[:key=value,...]``. Keys: any :class:`models.training.Trainin
 (``head_lr``, ``encoder_lr``, ``epochs``, ``frozen_layers``...), ``seed_replay`` (seed lines
 replayed; -1 = all), ``fill`` (the parent's answers fill open heads from this confidence;
 1.01 = never), ``priors`` (``keep``: the job's default, each channel keeps the parent's
-class prior and only temperatures are refitted; ``refit``: the prior is refitted too).
+class prior and only temperatures are refitted; ``refit``: the prior is refitted too),
+``distill_w`` / ``distill_t`` / ``distill_hard`` (the replay is also taught the parent's soft
+answers with this weight, at this temperature, default 2; ``distill_hard=0`` drops the replay's
+hard labels).
 
 Prints one JSON document, then a one-line summary per variant on stderr.
 """
@@ -39,7 +42,7 @@ from models.inference import EngineOptions, InferenceEngine
 from models.registry import Registry
 from moodwatch.settings import load_settings
 from retrain.corpus import in_held_out
-from retrain.finetune import train_within_budget
+from retrain.finetune import Distillation, train_within_budget
 from retrain.pseudo import fill_open_heads
 
 NUMBER_KEYS = {
@@ -49,6 +52,8 @@ NUMBER_KEYS = {
     "weight_decay",
     "warmup_fraction",
     "topic_loss_weight",
+    "distill_t",
+    "distill_w",
 }
 
 
@@ -117,6 +122,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         fill = values.pop("fill", None)  # the job's default: retrain_pseudo_min_confidence
         frozen = values.pop("frozen_layers", None)
         epochs = int(values.pop("epochs", settings.retrain_epochs))
+        distill_w = values.pop("distill_w", None)
+        distillation = (
+            None
+            if distill_w is None
+            else Distillation(
+                temperature=float(values.pop("distill_t", 2.0)),
+                weight=float(distill_w),
+                hard_replay=bool(values.pop("distill_hard", 1)),
+            )
+        )
         rng = random.Random(args.seed)
         replay = seeds if replay_n < 0 else rng.sample(seeds, min(replay_n, len(seeds)))
         checkpoint = load_checkpoint(current.path)
@@ -137,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             tuning=values,
             keep_priors=priors == "keep",
             rate=args.rate,
+            distillation=distillation,
         )
         seconds = time.perf_counter() - started
         engine = InferenceEngine(checkpoint, name, None, options)
