@@ -17,7 +17,7 @@ replayed; -1 = all), ``fill`` (the parent's answers fill open heads from this co
 class prior and only temperatures are refitted; ``refit``: the prior is refitted too),
 ``distill_w`` / ``distill_t`` / ``distill_hard`` (the replay is also taught the parent's soft
 answers with this weight, at this temperature, default 2; ``distill_hard=0`` drops the replay's
-hard labels).
+hard labels), ``replay_per_epoch`` (replayed lines per epoch, a fresh sample each epoch).
 
 Prints one JSON document, then a one-line summary per variant on stderr.
 """
@@ -122,6 +122,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         fill = values.pop("fill", None)  # the job's default: retrain_pseudo_min_confidence
         frozen = values.pop("frozen_layers", None)
         epochs = int(values.pop("epochs", settings.retrain_epochs))
+        per_epoch = values.pop("replay_per_epoch", None)
         distill_w = values.pop("distill_w", None)
         distillation = (
             None
@@ -153,6 +154,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             keep_priors=priors == "keep",
             rate=args.rate,
             distillation=distillation,
+            replay_per_epoch=None if per_epoch is None else int(per_epoch),
         )
         seconds = time.perf_counter() - started
         engine = InferenceEngine(checkpoint, name, None, options)

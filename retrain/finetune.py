@@ -156,20 +156,46 @@ def fit_to_budget(
     rate: float,
     epochs: int,
     rng: random.Random,
+    replay_per_epoch: int | None = None,
 ) -> tuple[list[Example], list[Example], int]:
     """The new and replay examples and the epochs that fit ``budget_s`` at ``rate`` examples/s.
 
-    Whole epochs over everything when they fit; else one epoch over a sample that keeps at
-    least a third replay (against forgetting) and fills the rest with new labels.
+    Whole epochs over everything when they fit (with ``replay_per_epoch``, an epoch is every
+    new label plus that many replayed lines); else one epoch over a sample that keeps at least
+    a third replay (against forgetting) and fills the rest with new labels.
     """
     capacity = max(1, int(budget_s * rate * SAFETY))
-    total = len(new) + len(replay)
+    per_epoch = len(replay) if replay_per_epoch is None else min(len(replay), replay_per_epoch)
+    total = len(new) + per_epoch
     if total <= capacity:
         return list(new), list(replay), max(1, min(epochs, capacity // max(total, 1)))
-    n_replay = min(len(replay), max(capacity - len(new), capacity // 3))
+    n_replay = min(per_epoch, max(capacity - len(new), capacity // 3))
     n_new = min(len(new), capacity - n_replay)
-    n_replay = min(len(replay), capacity - n_new)
+    n_replay = min(per_epoch, capacity - n_new)
     return rng.sample(list(new), n_new), rng.sample(list(replay), n_replay), 1
+
+
+def epoch_stream(
+    new: Sequence[Example],
+    replay: Sequence[Example],
+    epochs: int,
+    replay_per_epoch: int | None,
+    rng: random.Random,
+) -> tuple[list[Example], int]:
+    """What one fine-tuning schedule runs over: ``(examples, epochs)``.
+
+    Without ``replay_per_epoch`` (or with more than there is) that is every example for
+    ``epochs`` epochs. With it, each epoch is every new label plus a fresh sample of that many
+    replayed lines, laid end to end as one long epoch: the new labels are seen ``epochs``
+    times, the replay about as often as it needs to be, and one learning-rate schedule covers
+    it all.
+    """
+    if replay_per_epoch is None or replay_per_epoch >= len(replay):
+        return [*new, *replay], epochs
+    stream: list[Example] = []
+    for _ in range(epochs):
+        stream += [*new, *rng.sample(list(replay), replay_per_epoch)]
+    return stream, 1
 
 
 def training_config(**values: Any) -> TrainingConfig:
@@ -195,6 +221,7 @@ def train_within_budget(
     tuning: dict[str, Any] | None = None,
     keep_priors: bool = True,
     distillation: Distillation | None = None,
+    replay_per_epoch: int | None = None,
 ) -> BudgetedTraining:
     """Fine-tune ``checkpoint`` in place on ``new`` + ``replay`` and calibrate it.
 
@@ -206,7 +233,8 @@ def train_within_budget(
     stream (financial-news labels are 65 % neutral) measured golden news macro-F1 0.810 → 0.711
     on an untouched model: the prior follows whatever mix the labellers happened to send.
     ``tuning`` overrides further :class:`models.training.TrainingConfig` fields (learning rates).
-    ``distillation`` adds the parent's soft answers on the replay to the loss.
+    ``distillation`` adds the parent's soft answers on the replay to the loss;
+    ``replay_per_epoch`` caps the replayed lines each epoch (see :func:`epoch_stream`).
     """
     previous_threads = torch.get_num_threads()
     threads = training_threads(threads)
@@ -227,6 +255,7 @@ def train_within_budget(
             tuning,
             keep_priors,
             distillation,
+            replay_per_epoch,
         )
     finally:
         torch.set_num_threads(previous_threads)
@@ -249,12 +278,19 @@ def _train(
     tuning: dict[str, Any] | None,
     keep_priors: bool,
     distillation: Distillation | None,
+    replay_per_epoch: int | None,
 ) -> BudgetedTraining:
     started = time.perf_counter()
     planned_epochs = epochs
     if rate:
         new, replay, planned_epochs = fit_to_budget(
-            new, replay, budget_s=budget_s, rate=rate, epochs=epochs, rng=random.Random(seed)
+            new,
+            replay,
+            budget_s=budget_s,
+            rate=rate,
+            epochs=epochs,
+            rng=random.Random(seed),
+            replay_per_epoch=replay_per_epoch,
         )
     extra_loss = None
     if distillation is not None and replay:
@@ -269,6 +305,10 @@ def _train(
     random.Random(seed).shuffle(data)
     held = int(len(data) * CALIBRATION_FRACTION) if len(data) >= 50 else 0
     calibration, train = data[:held], data[held:]
+    replayed = set(replay)
+    train_new = [e for e in train if e not in replayed]
+    train_replay = [e for e in train if e in replayed]
+    stream_rng = random.Random(seed + 2)
     frozen = freeze_lower_layers(checkpoint.classifier, frozen_layers)
     common: dict[str, Any] = {
         "seed": seed,
@@ -290,8 +330,11 @@ def _train(
 
     first_epochs = planned_epochs if rate else 1
     try:
-        config = training_config(epochs=first_epochs, **common)
-        fine_tune(checkpoint, train, (), config, progress, watch, extra_loss)
+        examples, schedule_epochs = epoch_stream(
+            train_new, train_replay, first_epochs, replay_per_epoch, stream_rng
+        )
+        config = training_config(epochs=schedule_epochs, **common)
+        fine_tune(checkpoint, examples, (), config, progress, watch, extra_loss)
     except _OutOfTime:
         stopped_early = True
     first_seconds = time.perf_counter() - started
@@ -300,9 +343,12 @@ def _train(
         more = min(epochs - 1, int((budget_s - first_seconds) // max(first_seconds, 1e-3)))
     if more > 0 and not stopped_early:
         # A second schedule (short warm-up, decay to zero) over the epochs that fit.
-        config = training_config(epochs=more, **{**common, "seed": seed + 1})
+        examples, schedule_epochs = epoch_stream(
+            train_new, train_replay, more, replay_per_epoch, stream_rng
+        )
+        config = training_config(epochs=schedule_epochs, **{**common, "seed": seed + 1})
         try:
-            fine_tune(checkpoint, train, (), config, progress, watch, extra_loss)
+            fine_tune(checkpoint, examples, (), config, progress, watch, extra_loss)
         except _OutOfTime:
             stopped_early = True
     freeze_lower_layers(checkpoint.classifier, 0)
