@@ -32,7 +32,7 @@ from moodwatch.settings import Settings
 from retrain.announce import announce
 from retrain.corpus import LABELS_UNTIL, Corpus, gather, labels_cutoff
 from retrain.errors import LockHeld, RetrainError
-from retrain.finetune import train_within_budget
+from retrain.finetune import Distillation, train_within_budget
 from retrain.gate import GateDecision, Tolerances, decide, golden_answers
 from retrain.history import LoopHistory
 from retrain.lock import RetrainLock
@@ -235,6 +235,12 @@ class RetrainJob:
                 threads=settings.retrain_threads,
                 progress=progress,
                 rate=self.history.last_training_rate(),
+                distillation=Distillation(
+                    settings.retrain_distill_temperature, settings.retrain_distill_weight
+                )
+                if settings.retrain_distill_weight > 0
+                else None,
+                replay_per_epoch=settings.retrain_replay_per_epoch,
             )
         except BaseException:
             current_engine.retire()
