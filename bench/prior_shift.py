@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -48,7 +49,7 @@ def fit_bias(scores: torch.Tensor, labels: Sequence[str]) -> torch.Tensor:
 
 def shifted_f1(
     engine: InferenceEngine, held_out: Sequence[Example], evaluation: Sequence[Example]
-) -> dict[str, float]:
+) -> dict[str, Any]:
     """Macro-F1 on ``evaluation`` before and after a prior fitted on ``held_out``."""
     labelled = [e for e in held_out if e.sentiment]
     bias = fit_bias(log_probs(engine, labelled), [e.sentiment or "" for e in labelled])
