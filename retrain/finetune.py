@@ -147,6 +147,8 @@ class BudgetedTraining:
 
     training_seconds: float = 0.0
     threads: int = 1
+    replay_per_epoch: int | None = None
+    distillation: dict[str, Any] | None = None
 
 
 SAFETY = 0.8  # plan for 80 % of the measured rate: the machine may be busier this time
@@ -264,6 +266,8 @@ def train_within_budget(
     finally:
         torch.set_num_threads(previous_threads)
     summary.threads = threads
+    summary.replay_per_epoch = replay_per_epoch
+    summary.distillation = dataclasses.asdict(distillation) if distillation else None
     return summary
 
 
