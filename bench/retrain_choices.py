@@ -14,7 +14,11 @@ A variant is ``name[:key=value,...]``. Keys: any :class:`models.training.Trainin
 (``head_lr``, ``encoder_lr``, ``epochs``, ``frozen_layers``...), ``seed_replay`` (seed lines
 replayed; -1 = all), ``fill`` (the parent's answers fill open heads from this confidence;
 1.01 = never), ``priors`` (``keep``: the job's default, each channel keeps the parent's
-class prior and only temperatures are refitted; ``refit``: the prior is refitted too).
+class prior and only temperatures are refitted; ``refit``: the prior is refitted too),
+``distill_w`` / ``distill_t`` / ``distill_hard`` (the replay is also taught the parent's soft
+answers with this weight, 0 = off, at this temperature; ``distill_hard=0`` drops the replay's
+hard labels), ``replay_per_epoch`` (replayed lines per epoch, a fresh sample each epoch; -1 =
+all). Unset keys take the job's settings (``retrain_distill_weight``...).
 
 Prints one JSON document, then a one-line summary per variant on stderr.
 """
@@ -32,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.learning_curve import DEFAULT_DATA, golden_summary, load_sets, worst_slice_drop
+from bench.prior_shift import shifted_f1
 from models.checkpoint import load_checkpoint
 from models.evaluation import evaluate
 from models.examples import Example, seed_golden_set, seed_training_set
@@ -39,7 +44,7 @@ from models.inference import EngineOptions, InferenceEngine
 from models.registry import Registry
 from moodwatch.settings import load_settings
 from retrain.corpus import in_held_out
-from retrain.finetune import train_within_budget
+from retrain.finetune import Distillation, train_within_budget
 from retrain.pseudo import fill_open_heads
 
 NUMBER_KEYS = {
@@ -49,6 +54,8 @@ NUMBER_KEYS = {
     "weight_decay",
     "warmup_fraction",
     "topic_loss_weight",
+    "distill_t",
+    "distill_w",
 }
 
 
@@ -101,6 +108,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         for i, e in enumerate(sets[pool][: args.labels])
     ]
     new = [e for mid, e in labelled if not in_held_out(mid, settings.retrain_holdout_fraction)]
+    held = [e for mid, e in labelled if in_held_out(mid, settings.retrain_holdout_fraction)]
     seeds = seed_training_set()
     options = EngineOptions(device="cpu")
     base = load_checkpoint(current.path)
@@ -117,6 +125,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         fill = values.pop("fill", None)  # the job's default: retrain_pseudo_min_confidence
         frozen = values.pop("frozen_layers", None)
         epochs = int(values.pop("epochs", settings.retrain_epochs))
+        per_epoch = values.pop("replay_per_epoch", settings.retrain_replay_per_epoch)
+        distill_w = values.pop("distill_w", settings.retrain_distill_weight)
+        distillation = (
+            None
+            if not distill_w
+            else Distillation(
+                temperature=float(values.pop("distill_t", settings.retrain_distill_temperature)),
+                weight=float(distill_w),
+                hard_replay=bool(values.pop("distill_hard", 1)),
+            )
+        )
         rng = random.Random(args.seed)
         replay = seeds if replay_n < 0 else rng.sample(seeds, min(replay_n, len(seeds)))
         checkpoint = load_checkpoint(current.path)
@@ -137,11 +156,17 @@ def main(argv: Sequence[str] | None = None) -> int:
             tuning=values,
             keep_priors=priors == "keep",
             rate=args.rate,
+            distillation=distillation,
+            replay_per_epoch=None if per_epoch is None or int(per_epoch) < 0 else int(per_epoch),
         )
         seconds = time.perf_counter() - started
         engine = InferenceEngine(checkpoint, name, None, options)
         engine.warm_up(rounds=1)
         result = scores(engine, sets)
+        result["source_prior"] = {
+            name: shifted_f1(engine, [e for e in held if e.channel == channel], sets[name])
+            for name, channel in (("tfn_valid", "news"), ("tweeteval_val", "chat"))
+        }
         engine.retire()
         row = {
             "variant": text,
@@ -165,6 +190,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         g = result["golden"]
         print(
             f"{text}: tweets {result['tweeteval_val']:.3f} news {result['tfn_valid']:.3f} "
+            f"(source prior: {result['source_prior']['tweeteval_val']['macro_f1_shifted']:.3f} / "
+            f"{result['source_prior']['tfn_valid']['macro_f1_shifted']:.3f}) "
             f"golden {g['sentiment']:.3f} (chat {g['chat_sentiment']:.3f} news "
             f"{g['news_sentiment']:.3f}) worst {row['worst_golden_drop']:+.3f} "
             f"{seconds:.0f} s ({row['examples_per_s']}/s, OMP {os.environ.get('OMP_NUM_THREADS')})",

@@ -30,6 +30,8 @@ from models.taxonomy import OTHER, Taxonomy
 
 log = logging.getLogger(__name__)
 IGNORE = -100
+# An additional loss term per step: (batch, sentiment logits, channel-masked topic logits).
+ExtraLoss = Callable[[Sequence[Example], torch.Tensor, torch.Tensor], torch.Tensor]
 
 
 @dataclass(frozen=True)
@@ -228,8 +230,14 @@ def fine_tune(
     config: TrainingConfig | None = None,
     progress: bool = True,
     on_step: Callable[[int, float], None] | None = None,
+    extra_loss: ExtraLoss | None = None,
 ) -> TrainingResult:
-    """Fine-tune ``checkpoint`` in place on ``new`` + ``replay`` examples and calibrate it."""
+    """Fine-tune ``checkpoint`` in place on ``new`` + ``replay`` examples and calibrate it.
+
+    ``extra_loss(batch, sentiment_logits, topic_logits)`` is added to each step's loss (the
+    retrain loop distils the parent's answers this way); the topic logits arrive masked to
+    each example's channel.
+    """
     config = config or TrainingConfig()
     data = [*new, *replay]
     if not data:
@@ -305,6 +313,8 @@ def fine_tune(
                 sentiment_weights,
                 config.label_smoothing,
             )
+            if extra_loss is not None:
+                loss = loss + extra_loss(batch, sentiment, topic)
             optimizer.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)

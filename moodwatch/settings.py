@@ -265,6 +265,22 @@ class Settings(BaseSettings):
         description="A head a label leaves open is taught the current model's answer from this "
         "confidence (1 = never).",
     )
+    # --- Learning loop: distillation and epochs (round 2) ----------------------------------
+    retrain_distill_weight: float = Field(
+        1.0,
+        ge=0,
+        description="Weight of the parent's soft answers on the replayed lines (0 = hard labels "
+        "only): keeps the golden slices while the new labels pull.",
+    )
+    retrain_distill_temperature: float = Field(
+        2.0, gt=0, description="Temperature of the parent's soft answers."
+    )
+    retrain_replay_per_epoch: int | None = Field(
+        150,
+        ge=0,
+        description="Replayed lines per epoch (a fresh sample each epoch; none = all of them): "
+        "more passes over the new labels fit the time budget.",
+    )
 
     @field_validator("kafka_bootstrap_servers")
     @classmethod

@@ -30,9 +30,9 @@ from models.taxonomy import Taxonomy
 from models.versions import REPORT_FILE, base_checkpoint, headline, load_engine
 from moodwatch.settings import Settings
 from retrain.announce import announce
-from retrain.corpus import LABELS_UNTIL, Corpus, gather, labels_cutoff
+from retrain.corpus import LABELS_UNTIL, Corpus, cap_replay, gather, labels_cutoff
 from retrain.errors import LockHeld, RetrainError
-from retrain.finetune import train_within_budget
+from retrain.finetune import Distillation, train_within_budget
 from retrain.gate import GateDecision, Tolerances, decide, golden_answers
 from retrain.history import LoopHistory
 from retrain.lock import RetrainLock
@@ -219,15 +219,22 @@ class RetrainJob:
             train, filled = fill_open_heads(
                 current_engine, corpus.train, settings.retrain_pseudo_min_confidence
             )
+            per_epoch = settings.retrain_replay_per_epoch
+            label_replay, seed_replay = cap_replay(
+                corpus.label_replay,
+                corpus.seed_replay,
+                None if per_epoch is None else per_epoch * settings.retrain_epochs,
+                seed=len(corpus.train),
+            )
             label_replay, filled_replay = fill_open_heads(
-                current_engine, corpus.label_replay, settings.retrain_pseudo_min_confidence
+                current_engine, label_replay, settings.retrain_pseudo_min_confidence
             )
             numbers["heads_filled_by_parent"] = filled + filled_replay
             checkpoint = base_checkpoint(self.registry, self.taxonomy, None, current.id)
             training = train_within_budget(
                 checkpoint,
                 train,
-                [*label_replay, *corpus.seed_replay],
+                [*label_replay, *seed_replay],
                 budget_s=settings.retrain_time_budget_s,
                 epochs=settings.retrain_epochs,
                 frozen_layers=frozen,
@@ -235,6 +242,12 @@ class RetrainJob:
                 threads=settings.retrain_threads,
                 progress=progress,
                 rate=self.history.last_training_rate(),
+                distillation=Distillation(
+                    settings.retrain_distill_temperature, settings.retrain_distill_weight
+                )
+                if settings.retrain_distill_weight > 0
+                else None,
+                replay_per_epoch=settings.retrain_replay_per_epoch,
             )
         except BaseException:
             current_engine.retire()

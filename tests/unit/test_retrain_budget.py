@@ -71,3 +71,44 @@ def test_a_handful_of_new_labels_trains_the_heads_only() -> None:
     assert default_frozen_layers(500, new_labels=HEADS_ONLY_BELOW - 1) == ALL_LAYERS
     assert default_frozen_layers(500, new_labels=HEADS_ONLY_BELOW) == 4
     assert default_frozen_layers(6000, new_labels=3000) == 2
+
+
+def test_capping_the_replay_per_epoch_buys_more_passes_over_the_new_labels() -> None:
+    new, replay, epochs = fit_to_budget(
+        examples("new", 100),
+        examples("old", 300),
+        budget_s=100,
+        rate=5.0,
+        epochs=3,
+        rng=random.Random(1),
+        replay_per_epoch=100,
+    )  # capacity 400: everything once, or three epochs of 100 new + 100 replayed
+    assert (len(new), len(replay), epochs) == (100, 300, 2)
+
+
+def test_each_epoch_sees_every_new_label_and_a_fresh_replay_sample() -> None:
+    from retrain.finetune import epoch_stream
+
+    new, old = examples("new", 10), examples("old", 40)
+
+    stream, schedule_epochs = epoch_stream(new, old, 3, 5, random.Random(1))
+
+    assert schedule_epochs == 1  # one schedule over the three epochs laid end to end
+    assert len(stream) == 3 * (10 + 5)
+    for epoch in range(3):
+        part = stream[epoch * 15 : (epoch + 1) * 15]
+        assert sorted(e.text for e in part if e.text.startswith("new")) == sorted(
+            e.text for e in new
+        )
+    replayed = [{e.text for e in stream[i * 15 + 10 : (i + 1) * 15]} for i in range(3)]
+    assert len(replayed[0] | replayed[1] | replayed[2]) > 5  # not the same five every time
+
+
+def test_without_a_replay_cap_the_stream_is_everything_for_every_epoch() -> None:
+    from retrain.finetune import epoch_stream
+
+    new, old = examples("new", 10), examples("old", 4)
+
+    stream, schedule_epochs = epoch_stream(new, old, 3, 5, random.Random(1))
+
+    assert (len(stream), schedule_epochs) == (14, 3)

@@ -40,3 +40,19 @@ def test_held_out_membership_is_stable_and_near_the_fraction() -> None:
     assert chosen == [i for i in ids if in_held_out(i, 0.2)]
     assert 0.17 < len(chosen) / len(ids) < 0.23
     assert not any(in_held_out(i, 0.0) for i in ids)
+
+
+def test_replay_is_capped_to_what_the_run_can_train_on_from_both_kinds() -> None:
+    from models.examples import Example
+    from retrain.corpus import cap_replay
+
+    labels = [Example(f"label {i}", "news", "neutral") for i in range(300)]
+    seeds = [Example(f"seed {i}", "chat", "positive", "delivery") for i in range(100)]
+
+    kept_labels, kept_seeds = cap_replay(labels, seeds, 200, seed=1)
+    untouched = cap_replay(labels, seeds, None, seed=1)
+
+    assert len(kept_labels) + len(kept_seeds) == 200
+    assert 100 < len(kept_labels) < 200 and 0 < len(kept_seeds) < 100  # roughly 3:1, as given
+    assert set(kept_labels) <= set(labels) and set(kept_seeds) <= set(seeds)
+    assert untouched == (labels, seeds)
